@@ -1,0 +1,93 @@
+//! A user callback's home in handle state, and lending it out to run it.
+//!
+//! The callback is taken out of its slot before user code runs (so no
+//! borrow of the handle's state is alive while it runs) and put back after,
+//! unless the user replaced it, or closed the handle, meanwhile: a
+//! generation number tells. The put-back happens in `Drop`, so a panicking
+//! callback is not lost either.
+
+use std::cell::RefCell;
+
+/// Holds at most one callback and a generation bumped on every change.
+pub(crate) struct Slot<F: ?Sized> {
+    cb: Option<Box<F>>,
+    generation: u64,
+}
+
+impl<F: ?Sized> Default for Slot<F> {
+    fn default() -> Self {
+        Slot {
+            cb: None,
+            generation: 0,
+        }
+    }
+}
+
+impl<F: ?Sized> Slot<F> {
+    /// Installs `cb`; returns the old one, to be dropped outside any borrow.
+    #[must_use]
+    pub(crate) fn replace(&mut self, cb: Box<F>) -> Option<Box<F>> {
+        self.generation += 1;
+        self.cb.replace(cb)
+    }
+
+    /// Empties the slot; a callback lent out now is not put back.
+    #[must_use]
+    pub(crate) fn clear(&mut self) -> Option<Box<F>> {
+        self.generation += 1;
+        self.cb.take()
+    }
+
+    /// Whether a callback is home (not lent out, not cleared).
+    pub(crate) fn is_set(&self) -> bool {
+        self.cb.is_some()
+    }
+}
+
+/// A callback lent out of a [`Slot`] in a `RefCell`'d state.
+pub(crate) struct Lent<'a, S, F: ?Sized> {
+    state: &'a RefCell<S>,
+    slot: fn(&mut S) -> &mut Slot<F>,
+    cb: Option<Box<F>>,
+    generation: u64,
+}
+
+impl<'a, S, F: ?Sized> Lent<'a, S, F> {
+    /// Takes the callback out of its slot, if it is home.
+    pub(crate) fn take(state: &'a RefCell<S>, slot: fn(&mut S) -> &mut Slot<F>) -> Option<Self> {
+        let mut st = state.borrow_mut();
+        let home = slot(&mut st);
+        let cb = home.cb.take()?;
+        let generation = home.generation;
+        drop(st);
+        Some(Lent {
+            state,
+            slot,
+            cb: Some(cb),
+            generation,
+        })
+    }
+
+    /// The callback, to call. No borrow of the state is held.
+    pub(crate) fn get(&mut self) -> &mut F {
+        self.cb.as_deref_mut().expect("lent callback is present until drop")
+    }
+}
+
+impl<S, F: ?Sized> Drop for Lent<'_, S, F> {
+    fn drop(&mut self) {
+        let Some(cb) = self.cb.take() else { return };
+        let rejected = {
+            let mut st = self.state.borrow_mut();
+            let home = (self.slot)(&mut st);
+            if home.generation == self.generation && home.cb.is_none() {
+                home.cb = Some(cb);
+                None
+            } else {
+                Some(cb)
+            }
+        };
+        // Replaced or cleared while it ran: drop the old one, outside the borrow.
+        drop(rejected);
+    }
+}

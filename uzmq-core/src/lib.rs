@@ -1,0 +1,38 @@
+//! uzmq's core: everything that must be right, with no FFI and no I/O.
+//!
+//! - [`Socket`]: what a handle needs from a zmq socket (`ZMQ_FD`,
+//!   `ZMQ_EVENTS`, non-blocking frame send/receive that never loses a
+//!   refused frame).
+//! - [`Reactor`]: what it needs from a loop (fd watch, timer, a "turn" run
+//!   once per iteration in the check phase while armed).
+//! - [`EventLoop`], [`PollHandle`], [`StreamHandle`], [`TimerHandle`]: the
+//!   loop state and the handle state machines behind uzmq's `Loop`,
+//!   `ZmqPoll`, `Zmq` and `Timer`, generic over both traits so the same code
+//!   runs on libuv/libzmq and on the deterministic [`mock`] backend.
+#![forbid(unsafe_code)]
+
+mod callback_slot;
+mod error;
+mod event_loop;
+mod handle_base;
+mod poll;
+mod stream;
+mod timer;
+mod events;
+mod reactor;
+mod socket;
+
+#[cfg(feature = "mock")]
+pub mod mock;
+
+pub use error::{Error, Result};
+pub use event_loop::EventLoop;
+pub use events::Events;
+pub use poll::PollHandle;
+pub use timer::TimerHandle;
+pub use stream::{DEFAULT_READ_BATCH, StreamHandle};
+pub use reactor::{LoopCallback, RawTimer, Reactor, RunMode, Watch};
+pub use socket::{Io, RawFd, Socket};
+
+/// A multipart message: the frames as libzmq gave them, no copy.
+pub type Multipart = Vec<zmq::Message>;

@@ -1,0 +1,674 @@
+//! [`MockReactor`]: libuv's loop phases, in libuv's order, in virtual time.
+//!
+//! One iteration (`uv_run`'s loop body, in the classic order libuv
+//! documents in "Design overview"):
+//!
+//! 1. timers: every timer due at the loop time runs, in (deadline, start
+//!    order) order; a repeating one is rescheduled at `now + repeat` just
+//!    before its callback runs (`uv_timer_again`);
+//! 2. idle/prepare: nothing (the armed turn is modelled as the idle+check
+//!    pair: the idle half only keeps poll from blocking);
+//! 3. poll: the started watches whose fd is readable run, in an order drawn
+//!    from the seeded RNG. Readiness is sampled once, before the first
+//!    callback (as `epoll_wait` returns a batch): a callback may consume
+//!    another fd's signal and that watch still runs, exactly as with libuv.
+//!    When nothing is readable, poll "waits" as libuv computes it: not at all
+//!    in `NoWait`, with the turn armed, with closes pending or after `stop`;
+//!    otherwise virtual time jumps to the next timer deadline, or, with no
+//!    timer, a real loop would block forever for outside events and `run`
+//!    returns instead (so the test can drive a peer and call `run` again);
+//! 4. check: the turn hook, once, if the turn is armed;
+//! 5. closing: callbacks of watches and timers dropped since the last
+//!    closing phase are dropped here, never called again.
+//!
+//! In `Once` mode the timers run once more at the end (libuv's forward
+//! progress rule for `UV_RUN_ONCE`). No callback is ever called while a
+//! borrow of the loop state is held, so callbacks may create, start, stop
+//! and drop any watch or timer (their own included), arm the turn, or
+//! `stop` the loop; a panic in a callback leaves through `run` and the loop
+//! stays usable.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use super::fd_table;
+use super::rng::SeededRng;
+use crate::{Error, LoopCallback, RawFd, RawTimer, Reactor, Result, RunMode, Watch};
+
+/// `run(RunMode::Default)` panics after this many consecutive iterations in
+/// which virtual time did not move: the loop never blocks, something spins.
+pub const SPIN_LIMIT: u64 = 1_000_000;
+
+/// `run(RunMode::Default)` panics after this many iterations in one call
+/// even while time moves (a repeating timer keeps a loop alive forever).
+pub const RUN_LIMIT: u64 = 10_000_000;
+
+/// `uv_poll_init` of an fd that is not open.
+const UV_EBADF: Error = Error::Uv {
+    code: -9,
+    name: "EBADF",
+};
+
+/// A second started watch on one fd (libuv malfunctions then; we refuse).
+const UV_EEXIST: Error = Error::Uv {
+    code: -17,
+    name: "EEXIST",
+};
+
+/// A deterministic loop in virtual time; see the [module docs](self).
+///
+/// Cheap to clone (a clone is the same loop); not `Send`. Watches and timers
+/// do not keep it alive.
+#[derive(Clone)]
+pub struct MockReactor {
+    st: Rc<RefCell<State>>,
+}
+
+struct State {
+    seed: u64,
+    rng: SeededRng,
+    now: u64,
+    iterations: u64,
+    running: bool,
+    stop_flag: bool,
+    turn_armed: bool,
+    hook: Option<LoopCallback>,
+    /// Bumped by `set_turn_hook`, so a hook replaced while it runs is not
+    /// put back over its replacement.
+    hook_gen: u64,
+    next_id: u64,
+    /// libuv's `timer_counter`: breaks deadline ties in start order.
+    timer_seq: u64,
+    watches: BTreeMap<u64, WatchSlot>,
+    timers: BTreeMap<u64, TimerSlot>,
+    /// Callbacks of dropped handles, dropped in the next closing phase.
+    closing: Vec<LoopCallback>,
+}
+
+struct WatchSlot {
+    fd: RawFd,
+    started: bool,
+    /// `None` while the callback runs (it is on the caller's stack).
+    cb: Option<LoopCallback>,
+}
+
+struct TimerSlot {
+    /// Started and in the timer heap.
+    active: bool,
+    /// Due in the current timer phase and not run yet (libuv's ready queue:
+    /// such a timer is inactive, and stopping or restarting it unqueues it).
+    ready: bool,
+    deadline: u64,
+    repeat: u64,
+    seq: u64,
+    cb: Option<LoopCallback>,
+}
+
+/// Where a running callback goes back to.
+#[derive(Clone, Copy)]
+enum Slot {
+    Hook(u64),
+    Watch(u64),
+    Timer(u64),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Continue,
+    /// Nothing to do and nothing due: a real loop would block for outside events.
+    BlockedForever,
+}
+
+impl State {
+    fn alive(&self) -> bool {
+        self.turn_armed
+            || !self.closing.is_empty()
+            || self.watches.values().any(|w| w.started)
+            || self.timers.values().any(|t| t.active)
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.timers
+            .values()
+            .filter(|t| t.active)
+            .map(|t| t.deadline)
+            .min()
+    }
+
+    fn take(&mut self, slot: Slot) -> Option<LoopCallback> {
+        match slot {
+            Slot::Hook(_) => self.hook.take(),
+            Slot::Watch(id) => self.watches.get_mut(&id).and_then(|w| w.cb.take()),
+            Slot::Timer(id) => self.timers.get_mut(&id).and_then(|t| t.cb.take()),
+        }
+    }
+
+    /// Returns a callback that ran to its slot, or, when its handle was
+    /// dropped (or the hook replaced) meanwhile, to the closing list: never
+    /// dropped here, because dropping user code may re-enter the loop.
+    fn put_back(&mut self, slot: Slot, cb: LoopCallback) {
+        let home = match slot {
+            Slot::Hook(generation) if generation == self.hook_gen => Some(&mut self.hook),
+            Slot::Hook(_) => None,
+            Slot::Watch(id) => self.watches.get_mut(&id).map(|w| &mut w.cb),
+            Slot::Timer(id) => self.timers.get_mut(&id).map(|t| &mut t.cb),
+        };
+        match home {
+            Some(home) if home.is_none() => *home = Some(cb),
+            _ => self.closing.push(cb),
+        }
+    }
+}
+
+/// Holds a callback while it runs and puts it back when the call returns or
+/// unwinds, so a panicking callback is not lost and no borrow is held.
+struct PutBack<'a> {
+    st: &'a RefCell<State>,
+    slot: Slot,
+    cb: Option<LoopCallback>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(cb) = self.cb.take() {
+            match self.st.try_borrow_mut() {
+                Ok(mut st) => st.put_back(self.slot, cb),
+                // Only reachable through a bug of this module (a borrow held
+                // across a call): leak rather than drop user code under it.
+                Err(_) => std::mem::forget(cb),
+            }
+        }
+    }
+}
+
+/// Clears the running and stop flags when `run` returns or unwinds.
+struct RunGuard<'a>(&'a RefCell<State>);
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.0.try_borrow_mut() {
+            st.running = false;
+            // uv_run resets the stop flag on the way out.
+            st.stop_flag = false;
+        }
+    }
+}
+
+impl MockReactor {
+    /// A fresh loop at virtual time 0 whose poll order is drawn from `seed`.
+    pub fn new(seed: u64) -> Self {
+        MockReactor {
+            st: Rc::new(RefCell::new(State {
+                seed,
+                rng: SeededRng::new(seed),
+                now: 0,
+                iterations: 0,
+                running: false,
+                stop_flag: false,
+                turn_armed: false,
+                hook: None,
+                hook_gen: 0,
+                next_id: 0,
+                timer_seq: 0,
+                watches: BTreeMap::new(),
+                timers: BTreeMap::new(),
+                closing: Vec::new(),
+            })),
+        }
+    }
+
+    /// The seed this loop was created with.
+    pub fn seed(&self) -> u64 {
+        self.st.borrow().seed
+    }
+
+    /// Iterations run so far, over all calls of `run`.
+    pub fn iterations(&self) -> u64 {
+        self.st.borrow().iterations
+    }
+
+    /// Whether the turn is armed.
+    pub fn turn_armed(&self) -> bool {
+        self.st.borrow().turn_armed
+    }
+
+    /// Started watches (each keeps the loop alive).
+    pub fn active_watches(&self) -> usize {
+        self.st.borrow().watches.values().filter(|w| w.started).count()
+    }
+
+    /// Started timers (each keeps the loop alive).
+    pub fn active_timers(&self) -> usize {
+        self.st.borrow().timers.values().filter(|t| t.active).count()
+    }
+
+    /// The earliest deadline of a started timer, in loop time.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.st.borrow().next_deadline()
+    }
+
+    /// Moves virtual time forward by `ms` without running anything; due
+    /// timers fire in the next iteration.
+    pub fn advance(&self, ms: u64) {
+        let mut st = self.st.borrow_mut();
+        st.now = st.now.saturating_add(ms);
+    }
+
+    /// True when the loop has nothing to do now: the turn is disarmed and no
+    /// started watch has a readable fd (a real loop would block in poll,
+    /// costing no CPU, until a timer or an outside event).
+    pub fn is_quiescent(&self) -> bool {
+        let st = self.st.borrow();
+        !st.turn_armed
+            && !st
+                .watches
+                .values()
+                .any(|w| w.started && fd_table::is_readable(w.fd) == Some(true))
+    }
+
+    /// Runs the callback in `slot`, with no borrow held during the call.
+    fn call(&self, slot: Slot) {
+        let cb = self.st.borrow_mut().take(slot);
+        let Some(cb) = cb else { return };
+        let mut running = PutBack {
+            st: &self.st,
+            slot,
+            cb: Some(cb),
+        };
+        if let Some(cb) = running.cb.as_mut() {
+            cb();
+        }
+    }
+
+    fn run_timers(&self) {
+        // Like uv__run_timers since libuv 1.46: first move every due timer to
+        // a ready queue, then run them; a timer started with timeout 0 from a
+        // timer callback waits for the next timer phase.
+        let ready: Vec<u64> = {
+            let mut st = self.st.borrow_mut();
+            let now = st.now;
+            let mut due: Vec<(u64, u64, u64)> = st
+                .timers
+                .iter()
+                .filter(|(_, t)| t.active && t.deadline <= now)
+                .map(|(id, t)| (t.deadline, t.seq, *id))
+                .collect();
+            due.sort_unstable();
+            for (_, _, id) in &due {
+                if let Some(t) = st.timers.get_mut(id) {
+                    t.active = false;
+                    t.ready = true;
+                }
+            }
+            due.into_iter().map(|(_, _, id)| id).collect()
+        };
+        for id in ready {
+            let fire = {
+                let mut st = self.st.borrow_mut();
+                let now = st.now;
+                let seq = st.timer_seq;
+                match st.timers.get_mut(&id) {
+                    Some(t) if t.ready => {
+                        t.ready = false;
+                        if t.repeat > 0 {
+                            // uv_timer_again: next = now + repeat, before the call.
+                            t.active = true;
+                            t.deadline = now.saturating_add(t.repeat);
+                            t.seq = seq;
+                            st.timer_seq += 1;
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if fire {
+                self.call(Slot::Timer(id));
+            }
+        }
+    }
+
+    fn run_poll(&self, mode: RunMode) -> Step {
+        let (mut ready, dead) = {
+            let st = self.st.borrow();
+            let mut ready = Vec::new();
+            let mut dead = None;
+            for (id, w) in st.watches.iter().filter(|(_, w)| w.started) {
+                match fd_table::is_readable(w.fd) {
+                    Some(true) => ready.push(*id),
+                    Some(false) => {}
+                    None => dead = Some(w.fd),
+                }
+            }
+            (ready, dead)
+        };
+        if let Some(fd) = dead {
+            panic!(
+                "mock reactor: fd {fd} was closed (its socket dropped) while a started watch \
+                 still polls it; libuv would then poll a dead or reused fd. Stop or drop the \
+                 watch before dropping the socket."
+            );
+        }
+        if ready.is_empty() {
+            let mut st = self.st.borrow_mut();
+            // uv_backend_timeout: zero unless the loop could really sleep.
+            let may_block = mode != RunMode::NoWait
+                && !st.stop_flag
+                && !st.turn_armed
+                && st.closing.is_empty()
+                && st.alive();
+            if may_block {
+                match st.next_deadline() {
+                    // The wait: nothing readable comes from outside, so the
+                    // next thing to happen is the earliest timer.
+                    Some(deadline) => st.now = st.now.max(deadline),
+                    None => return Step::BlockedForever,
+                }
+            }
+            return Step::Continue;
+        }
+        self.st.borrow_mut().rng.shuffle(&mut ready);
+        for id in ready {
+            // An earlier callback may have stopped or dropped this watch.
+            let started = self
+                .st
+                .borrow()
+                .watches
+                .get(&id)
+                .is_some_and(|w| w.started);
+            if started {
+                self.call(Slot::Watch(id));
+            }
+        }
+        Step::Continue
+    }
+
+    fn run_check(&self) {
+        let slot = {
+            let st = self.st.borrow();
+            st.turn_armed.then_some(Slot::Hook(st.hook_gen))
+        };
+        if let Some(slot) = slot {
+            self.call(slot);
+        }
+    }
+
+    fn run_closing(&self) {
+        // Dropping a callback may drop handles it captured, which queue their
+        // own callbacks here: repeat until none is left, never under a borrow.
+        loop {
+            let dropped = std::mem::take(&mut self.st.borrow_mut().closing);
+            if dropped.is_empty() {
+                break;
+            }
+            drop(dropped);
+        }
+    }
+
+    fn iterate(&self, mode: RunMode) -> Step {
+        self.st.borrow_mut().iterations += 1;
+        self.run_timers();
+        if self.run_poll(mode) == Step::BlockedForever {
+            // Blocking forever: check has nothing (the turn is disarmed) and
+            // closing nothing (else poll would not have blocked).
+            return Step::BlockedForever;
+        }
+        self.run_check();
+        self.run_closing();
+        if mode == RunMode::Once {
+            self.run_timers();
+        }
+        Step::Continue
+    }
+}
+
+impl fmt::Debug for MockReactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.st.try_borrow() {
+            Ok(st) => f
+                .debug_struct("MockReactor")
+                .field("seed", &st.seed)
+                .field("now", &st.now)
+                .field("iterations", &st.iterations)
+                .field("turn_armed", &st.turn_armed)
+                .field("watches", &st.watches.len())
+                .field("timers", &st.timers.len())
+                .finish(),
+            Err(_) => f.write_str("MockReactor { <borrowed> }"),
+        }
+    }
+}
+
+impl Reactor for MockReactor {
+    type Watch = MockWatch;
+    type Timer = MockTimer;
+
+    fn set_turn_hook(&self, hook: LoopCallback) {
+        let mut st = self.st.borrow_mut();
+        st.hook_gen += 1;
+        if let Some(old) = st.hook.replace(hook) {
+            st.closing.push(old);
+        }
+    }
+
+    fn arm_turn(&self, armed: bool) {
+        self.st.borrow_mut().turn_armed = armed;
+    }
+
+    /// `Err(Uv EBADF)` when `fd` is not an open fake fd (see
+    /// [`super::fd_table`]), as `uv_poll_init` checks the fd.
+    fn watch(&self, fd: RawFd, on_readable: LoopCallback) -> Result<MockWatch> {
+        if !fd_table::is_open(fd) {
+            return Err(UV_EBADF);
+        }
+        let mut st = self.st.borrow_mut();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.watches.insert(
+            id,
+            WatchSlot {
+                fd,
+                started: false,
+                cb: Some(on_readable),
+            },
+        );
+        Ok(MockWatch {
+            st: Rc::downgrade(&self.st),
+            id,
+        })
+    }
+
+    fn timer(&self, on_fire: LoopCallback) -> Result<MockTimer> {
+        let mut st = self.st.borrow_mut();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.timers.insert(
+            id,
+            TimerSlot {
+                active: false,
+                ready: false,
+                deadline: 0,
+                repeat: 0,
+                seq: 0,
+                cb: Some(on_fire),
+            },
+        );
+        Ok(MockTimer {
+            st: Rc::downgrade(&self.st),
+            id,
+        })
+    }
+
+    /// Runs iterations as described in the [module docs](self): `NoWait` and
+    /// `Once` run one, `Default` runs until the loop is not alive, `stop` is
+    /// called, or it would block forever. `Err(Reentrant)` from inside one
+    /// of this loop's callbacks.
+    ///
+    /// # Panics
+    ///
+    /// In `Default` mode, after [`SPIN_LIMIT`] iterations in a row with no
+    /// progress of virtual time (a spinning handle), or [`RUN_LIMIT`]
+    /// iterations in all. A panic in a callback propagates.
+    fn run(&self, mode: RunMode) -> Result<bool> {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.running {
+                return Err(Error::Reentrant);
+            }
+            st.running = true;
+        }
+        let _running = RunGuard(&self.st);
+        let mut alive = self.alive();
+        let (mut stalled, mut count) = (0u64, 0u64);
+        while alive && !self.st.borrow().stop_flag {
+            let before = self.now();
+            let step = self.iterate(mode);
+            alive = self.alive();
+            if step == Step::BlockedForever || mode != RunMode::Default {
+                break;
+            }
+            count += 1;
+            stalled = if self.now() == before { stalled + 1 } else { 0 };
+            assert!(
+                stalled < SPIN_LIMIT,
+                "mock reactor: {SPIN_LIMIT} iterations without the loop ever blocking \
+                 (virtual time stuck at {} ms): something spins (a turn armed for good, or a \
+                 readable fd nobody clears)",
+                self.now()
+            );
+            assert!(
+                count < RUN_LIMIT,
+                "mock reactor: run(Default) did not finish after {RUN_LIMIT} iterations \
+                 (a repeating timer keeps it alive forever?); call stop()"
+            );
+        }
+        Ok(alive)
+    }
+
+    fn stop(&self) {
+        self.st.borrow_mut().stop_flag = true;
+    }
+
+    fn now(&self) -> u64 {
+        self.st.borrow().now
+    }
+
+    fn alive(&self) -> bool {
+        self.st.borrow().alive()
+    }
+}
+
+/// A [`Watch`] of a [`MockReactor`]. Dropping it closes it: its callback is
+/// dropped in the next closing phase, never called again.
+#[derive(Debug)]
+pub struct MockWatch {
+    st: Weak<RefCell<State>>,
+    id: u64,
+}
+
+impl Watch for MockWatch {
+    /// `Err(Closed)` when the loop is gone; `Err(Uv EEXIST)` when another
+    /// started watch polls the same fd (libuv allows one `uv_poll_t` per fd
+    /// and malfunctions otherwise; the mock refuses so the bug shows).
+    fn start(&mut self) -> Result<()> {
+        let rc = self.st.upgrade().ok_or(Error::Closed)?;
+        let mut st = rc.borrow_mut();
+        let fd = st.watches.get(&self.id).ok_or(Error::Closed)?.fd;
+        let taken = st
+            .watches
+            .iter()
+            .any(|(id, w)| *id != self.id && w.started && w.fd == fd);
+        if taken {
+            return Err(UV_EEXIST);
+        }
+        if let Some(w) = st.watches.get_mut(&self.id) {
+            w.started = true;
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(rc) = self.st.upgrade() {
+            if let Some(w) = rc.borrow_mut().watches.get_mut(&self.id) {
+                w.started = false;
+            }
+        }
+    }
+}
+
+impl Drop for MockWatch {
+    fn drop(&mut self) {
+        let Some(rc) = self.st.upgrade() else { return };
+        // try_borrow: a Drop must not panic, and the loop never holds a borrow
+        // while user code (which may drop a watch) runs.
+        if let Ok(mut st) = rc.try_borrow_mut() {
+            if let Some(cb) = st.watches.remove(&self.id).and_then(|w| w.cb) {
+                st.closing.push(cb);
+            }
+        }
+    }
+}
+
+/// A [`RawTimer`] of a [`MockReactor`]. Dropping it closes it: its callback
+/// is dropped in the next closing phase, never called again.
+#[derive(Debug)]
+pub struct MockTimer {
+    st: Weak<RefCell<State>>,
+    id: u64,
+}
+
+/// Whole milliseconds, like the `uint64_t` libuv takes (truncated, saturated).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl RawTimer for MockTimer {
+    /// `uv_timer_start`: due at `now + timeout`, then every `repeat` ms
+    /// (whole milliseconds, truncated). `Err(Closed)` when the loop is gone.
+    fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()> {
+        let rc = self.st.upgrade().ok_or(Error::Closed)?;
+        let mut st = rc.borrow_mut();
+        let (now, seq) = (st.now, st.timer_seq);
+        st.timer_seq += 1;
+        let t = st.timers.get_mut(&self.id).ok_or(Error::Closed)?;
+        t.active = true;
+        t.ready = false;
+        t.deadline = now.saturating_add(millis(timeout));
+        t.repeat = millis(repeat);
+        t.seq = seq;
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(rc) = self.st.upgrade() {
+            if let Some(t) = rc.borrow_mut().timers.get_mut(&self.id) {
+                t.active = false;
+                t.ready = false;
+            }
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        self.st
+            .upgrade()
+            .is_some_and(|rc| rc.borrow().timers.get(&self.id).is_some_and(|t| t.active))
+    }
+}
+
+impl Drop for MockTimer {
+    fn drop(&mut self) {
+        let Some(rc) = self.st.upgrade() else { return };
+        if let Ok(mut st) = rc.try_borrow_mut() {
+            if let Some(cb) = st.timers.remove(&self.id).and_then(|t| t.cb) {
+                st.closing.push(cb);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "reactor_tests.rs"]
+mod tests;

@@ -1,0 +1,84 @@
+//! The loop boundary: the few libuv primitives the handles are built on.
+//!
+//! Implemented by `uzmq-uv` on a real `uv_loop_t` and by
+//! [`crate::mock::MockReactor`] in virtual time. Handles never talk to a
+//! backend directly; they go through [`crate::EventLoop`].
+
+use std::time::Duration;
+
+use crate::{RawFd, Result};
+
+/// How [`Reactor::run`] runs the loop (`uv_run_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Until nothing is active (`UV_RUN_DEFAULT`).
+    Default,
+    /// One iteration, blocking for events if there are none (`UV_RUN_ONCE`).
+    Once,
+    /// One iteration without blocking (`UV_RUN_NOWAIT`).
+    NoWait,
+}
+
+/// A callback the backend runs from its loop.
+pub type LoopCallback = Box<dyn FnMut()>;
+
+/// A loop backend.
+///
+/// Phases run in libuv's order: timers, idle, poll (level-triggered fd
+/// watches), check (the turn hook), then close callbacks.
+pub trait Reactor: 'static {
+    /// An fd watch (a `uv_poll_t` for `UV_READABLE`).
+    type Watch: Watch;
+    /// A timer (a `uv_timer_t`).
+    type Timer: RawTimer;
+
+    /// Installs the function run once per iteration in the check phase
+    /// while the turn is armed. Called once, when the loop is created.
+    fn set_turn_hook(&self, hook: LoopCallback);
+
+    /// Arms or disarms the turn. While armed the loop does not block in
+    /// poll and counts as alive; disarmed, it costs nothing.
+    fn arm_turn(&self, armed: bool);
+
+    /// A stopped watch of `fd` for readability; `on_readable` runs from the
+    /// poll phase, once per iteration while the fd is readable and the
+    /// watch started. Dropping the watch closes it; the callback is dropped
+    /// only once the backend no longer runs it (so a callback may drop its
+    /// own watch).
+    fn watch(&self, fd: RawFd, on_readable: LoopCallback) -> Result<Self::Watch>;
+
+    /// A stopped timer whose `on_fire` runs from the timer phase. Dropping
+    /// it closes it, with the same rule for the callback as [`Reactor::watch`].
+    fn timer(&self, on_fire: LoopCallback) -> Result<Self::Timer>;
+
+    /// Runs the loop (`uv_run`); `Ok(true)` when active handles remain.
+    /// A panic in a callback stops the run and resumes from here.
+    fn run(&self, mode: RunMode) -> Result<bool>;
+
+    /// Makes `run` return after this iteration (`uv_stop`).
+    fn stop(&self);
+
+    /// Loop time in milliseconds (`uv_now`).
+    fn now(&self) -> u64;
+
+    /// Whether the loop has active handles or closing ones (`uv_loop_alive`).
+    fn alive(&self) -> bool;
+}
+
+/// A readability watch on one fd.
+pub trait Watch: 'static {
+    /// Starts watching (idempotent).
+    fn start(&mut self) -> Result<()>;
+    /// Stops watching (idempotent); a stopped watch keeps no loop alive.
+    fn stop(&mut self);
+}
+
+/// A loop timer.
+pub trait RawTimer: 'static {
+    /// (Re)starts: first fire after `timeout`, then every `repeat` unless zero.
+    fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()>;
+    /// Stops (idempotent).
+    fn stop(&mut self);
+    /// Whether the timer is started and will fire.
+    fn is_active(&self) -> bool;
+}

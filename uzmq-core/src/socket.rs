@@ -1,0 +1,48 @@
+//! The socket boundary: what a handle needs from a zmq socket.
+//!
+//! Implemented for `zmq::Socket` by `uzmq-zmq` and by [`crate::mock::MockSocket`].
+//! All methods take `&self` because libzmq sockets are shared with user code
+//! (`handle.socket()`), as in the `zmq` crate; every call may still change the
+//! socket's state, and in particular may consume the edge on its fd.
+
+use crate::{Events, Result};
+
+/// A raw file descriptor, as `ZMQ_FD` returns it.
+pub type RawFd = i32;
+
+/// What a non-blocking send or receive of one frame did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io<T> {
+    /// libzmq took the frame (send) or handed one over (receive).
+    Done(T),
+    /// Not now: `EAGAIN`, or `EFSM` (the pattern forbids it in this state,
+    /// which `ZMQ_EVENTS` also reports as not ready). The frame is untouched.
+    WouldBlock,
+}
+
+/// A zmq socket driven without blocking.
+pub trait Socket: 'static {
+    /// The `ZMQ_FD` signaller: readable (level) means "state may have
+    /// changed", raised only on edges; never a statement about data.
+    fn fd(&self) -> Result<RawFd>;
+
+    /// Reads `ZMQ_EVENTS`. Processes the socket's pending commands, and so
+    /// consumes the fd signal: after a send or receive, this is the only way
+    /// to know the socket is quiet.
+    fn events(&self) -> Result<Events>;
+
+    /// Sends one frame with `ZMQ_DONTWAIT` (and `ZMQ_SNDMORE` when `more`).
+    /// On `Done` the frame's content was moved into libzmq and `frame` is
+    /// left empty; on `WouldBlock` or `Err` the caller still owns it intact.
+    fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>>;
+
+    /// Receives one frame with `ZMQ_DONTWAIT` into `frame`;
+    /// `Done(more)` tells whether more frames of the message follow.
+    fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>>;
+
+    /// Whether this socket type can send at all (false for PULL, SUB).
+    fn can_send(&self) -> bool;
+
+    /// Whether this socket type can receive at all (false for PUSH, PUB).
+    fn can_recv(&self) -> bool;
+}

@@ -1,0 +1,296 @@
+//! The stream handle's step: read `ZMQ_EVENTS`, send and receive what it
+//! allows within the batch caps, and sleep on the fd only once an events
+//! read *after the last send/recv* showed nothing the handle waits for
+//! (libzmq's `ZMQ_FD` signals edges only, and every send/recv may consume
+//! one: sleeping on anything else can hang with messages waiting).
+
+use std::rc::Rc;
+
+use super::{Inner, Life, StreamHandle};
+use crate::callback_slot::Lent;
+use crate::stream::write_queue::HeadSend;
+use crate::{Error, Events, Io, Multipart, Reactor, Result, Socket};
+
+/// Who asked for the step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The loop's check phase.
+    Turn,
+    /// `flush()`: also sends while writing is paused.
+    Flush,
+}
+
+/// Restores the `driving` flag, also on unwind.
+struct Driving<'a>(&'a std::cell::Cell<bool>, bool);
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.1);
+    }
+}
+
+impl<R: Reactor, S: Socket> Inner<R, S> {
+    /// One step; returns how many messages were sent plus handed over.
+    pub(super) fn drive(self: &Rc<Self>, mode: Mode) -> usize {
+        if matches!(self.st.borrow().life, Life::Closing(_)) {
+            if mode == Mode::Turn {
+                self.finish_close();
+            }
+            return 0;
+        }
+        let h = self.handle();
+        let _driving = Driving(&self.driving, self.driving.replace(true));
+        let batch = self.st.borrow().read_batch;
+        let (mut reads_left, mut writes_left) = (batch, batch);
+        let mut count = 0;
+        let capped = loop {
+            let (want, capped) = self.wanted(mode, reads_left, writes_left);
+            if want.is_empty() {
+                break capped;
+            }
+            let ready = match self.socket.events() {
+                Ok(ev) => ev & want,
+                Err(e) => {
+                    self.fail(&h, e);
+                    break false;
+                }
+            };
+            if ready.is_empty() {
+                // The last socket call was this events read: any change
+                // from now on raises a new edge on the fd. Safe to sleep.
+                break capped;
+            }
+            if ready.contains(Events::WRITABLE) {
+                count += self.send_ready(&h, mode, &mut writes_left);
+            }
+            if ready.contains(Events::READABLE) {
+                count += self.recv_ready(&h, &mut reads_left);
+            }
+        };
+        drop(_driving);
+        if capped {
+            // More may be waiting, with no edge to come: next iteration.
+            self.schedule();
+        }
+        self.finish_shutdown_if_drained(&h);
+        self.changed(false);
+        count
+    }
+
+    /// The directions worth an events read now, and whether a batch cap
+    /// (rather than a lack of work) held one back.
+    fn wanted(&self, mode: Mode, reads_left: usize, writes_left: usize) -> (Events, bool) {
+        let st = self.st.borrow();
+        if st.failed.is_some() {
+            return (Events::empty(), false);
+        }
+        let (readable, writable) = match st.life {
+            Life::Open => (
+                st.reading && st.read_cb.is_set(),
+                !st.queue.is_empty() && (!st.writes_paused || mode == Mode::Flush),
+            ),
+            Life::ShuttingDown(_) => (false, !st.queue.is_empty()),
+            Life::Closing(_) | Life::Closed => (false, false),
+        };
+        let mut want = Events::empty();
+        let mut capped = false;
+        for (wanted, left, bit) in [
+            (readable, reads_left, Events::READABLE),
+            (writable, writes_left, Events::WRITABLE),
+        ] {
+            if wanted && left > 0 {
+                want |= bit;
+            }
+            capped |= wanted && left == 0;
+        }
+        (want, capped)
+    }
+
+    /// Sends queued messages until libzmq pushes back or the cap is hit;
+    /// each completion runs right after its message was taken.
+    fn send_ready(self: &Rc<Self>, h: &StreamHandle<R, S>, mode: Mode, left: &mut usize) -> usize {
+        let mut sent = 0;
+        while *left > 0 {
+            let outcome = {
+                let mut st = self.st.borrow_mut();
+                let allowed = st.failed.is_none()
+                    && match st.life {
+                        Life::Open => !st.writes_paused || mode == Mode::Flush,
+                        Life::ShuttingDown(_) => true,
+                        Life::Closing(_) | Life::Closed => false,
+                    };
+                if !allowed {
+                    break;
+                }
+                match st.queue.send_head(&self.socket) {
+                    Some(outcome) => outcome,
+                    None => break,
+                }
+            };
+            *left -= 1;
+            match outcome {
+                HeadSend::Sent(done) => {
+                    sent += 1;
+                    if let Some(done) = done {
+                        done(h, Ok(()));
+                    }
+                }
+                HeadSend::Blocked => {
+                    *left += 1;
+                    break;
+                }
+                HeadSend::Failed(e, done) => {
+                    if let Some(done) = done {
+                        done(h, Err(e));
+                    }
+                    if e.is_fatal() {
+                        self.fail(h, e);
+                        break;
+                    }
+                    if matches!(self.st.borrow().life, Life::ShuttingDown(_)) {
+                        self.end_shutdown(h, Err(e), Error::Closed);
+                        break;
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// Hands whole messages to the read callback until the socket has none,
+    /// reading stops, or the cap is hit. Stops early when the callback
+    /// queued a write, so replies go out before the next read (REQ/REP).
+    fn recv_ready(self: &Rc<Self>, h: &StreamHandle<R, S>, left: &mut usize) -> usize {
+        let mut handed = 0;
+        while *left > 0 {
+            let queued = {
+                let st = self.st.borrow();
+                let reading = matches!(st.life, Life::Open)
+                    && st.reading
+                    && st.failed.is_none()
+                    && st.read_cb.is_set();
+                if !reading {
+                    break;
+                }
+                st.queue.len()
+            };
+            let msg = match self.recv_message() {
+                Ok(Some(msg)) => msg,
+                Ok(None) => break,
+                Err(e) => {
+                    self.fail(h, e);
+                    break;
+                }
+            };
+            *left -= 1;
+            handed += 1;
+            if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) {
+                (cb.get())(h, Ok(msg));
+            }
+            if self.st.borrow().queue.len() > queued {
+                break;
+            }
+        }
+        handed
+    }
+
+    /// One whole message, or `None` when libzmq has none now.
+    fn recv_message(&self) -> Result<Option<Multipart>> {
+        let mut parts = std::mem::take(&mut self.st.borrow_mut().partial);
+        loop {
+            let mut frame = zmq::Message::new();
+            match self.socket.recv_frame(&mut frame)? {
+                Io::Done(more) => {
+                    parts.push(frame);
+                    if !more {
+                        return Ok(Some(parts));
+                    }
+                }
+                Io::WouldBlock => {
+                    self.st.borrow_mut().partial = parts;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The socket failed for good: the read callback gets the error once,
+    /// queued writes get it too, a shutdown ends with it.
+    fn fail(self: &Rc<Self>, h: &StreamHandle<R, S>, e: Error) {
+        let (was_reading, queued) = {
+            let mut st = self.st.borrow_mut();
+            if st.failed.is_some() {
+                return;
+            }
+            st.failed = Some(e);
+            let was_reading = std::mem::replace(&mut st.reading, false);
+            let queued: Vec<_> = st.queue.drain().collect();
+            (was_reading, queued)
+        };
+        if was_reading {
+            if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) {
+                (cb.get())(h, Err(e));
+            }
+        }
+        for done in queued.into_iter().flatten() {
+            done(h, Err(e));
+        }
+        if matches!(self.st.borrow().life, Life::ShuttingDown(_)) {
+            self.end_shutdown(h, Err(e), e);
+        }
+        self.changed(false);
+    }
+
+    fn finish_shutdown_if_drained(self: &Rc<Self>, h: &StreamHandle<R, S>) {
+        let drained = {
+            let st = self.st.borrow();
+            matches!(st.life, Life::ShuttingDown(_)) && st.queue.is_empty()
+        };
+        if drained {
+            self.end_shutdown(h, Ok(()), Error::Closed);
+        }
+    }
+
+    /// Ends a shutdown: writes still queued get `rest`, then `cb(result)`.
+    fn end_shutdown(self: &Rc<Self>, h: &StreamHandle<R, S>, result: Result<()>, rest: Error) {
+        let (cb, queued, watch) = {
+            let mut st = self.st.borrow_mut();
+            let Life::ShuttingDown(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
+                return;
+            };
+            st.watching = false;
+            let queued: Vec<_> = st.queue.drain().collect();
+            (cb, queued, st.watch.take())
+        };
+        drop(watch);
+        for done in queued.into_iter().flatten() {
+            done(h, Err(rest));
+        }
+        cb(h, result);
+        self.changed(false);
+    }
+
+    /// The loop's part of `close()`: cancelled writes' completions in queue
+    /// order, then the close callback.
+    fn finish_close(self: &Rc<Self>) {
+        let (cancelled, cb, watch) = {
+            let mut st = self.st.borrow_mut();
+            let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
+                return;
+            };
+            st.watching = false;
+            (std::mem::take(&mut st.cancelled), cb, st.watch.take())
+        };
+        drop(watch);
+        let h = self.handle();
+        for (done, result) in cancelled {
+            if let Some(done) = done {
+                done(&h, result);
+            }
+        }
+        if let Some(cb) = cb {
+            cb(&h);
+        }
+        self.changed(false);
+    }
+}

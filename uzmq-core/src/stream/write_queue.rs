@@ -1,0 +1,117 @@
+//! The ordered write queue of a stream handle: frames flat in one deque (no
+//! allocation per message once warm), one entry per message for its
+//! optional completion callback.
+
+use std::collections::VecDeque;
+
+use crate::{Error, Io, Result, Socket};
+
+/// What happened to the message at the head of the queue.
+pub(crate) enum HeadSend<C> {
+    /// libzmq took all its frames; here is its completion callback.
+    Sent(Option<C>),
+    /// libzmq cannot take more now; the message stays at the head.
+    Blocked,
+    /// libzmq refused it; it left the queue with its callback.
+    Failed(Error, Option<C>),
+}
+
+pub(crate) struct WriteQueue<C> {
+    /// Every queued frame, with whether more frames of its message follow.
+    frames: VecDeque<(zmq::Message, bool)>,
+    /// One entry per queued message.
+    completions: VecDeque<Option<C>>,
+    /// How many frames of the head message libzmq already took: the rest
+    /// must follow, and the head can no longer be dropped as unsent.
+    head_taken: usize,
+}
+
+impl<C> Default for WriteQueue<C> {
+    fn default() -> Self {
+        WriteQueue {
+            frames: VecDeque::new(),
+            completions: VecDeque::new(),
+            head_taken: 0,
+        }
+    }
+}
+
+impl<C> WriteQueue<C> {
+    /// Messages queued and not yet (wholly) taken by libzmq.
+    pub(crate) fn len(&self) -> usize {
+        self.completions.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.completions.is_empty()
+    }
+
+    /// Queues one message; nothing is queued on `Err`.
+    pub(crate) fn push<I, M>(&mut self, parts: I, limit: Option<usize>, done: Option<C>) -> Result<()>
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<zmq::Message>,
+    {
+        let start = self.frames.len();
+        self.frames.extend(parts.into_iter().map(|m| (m.into(), true)));
+        let refusal = if self.frames.len() == start {
+            Some(Error::Zmq(zmq::Error::EINVAL))
+        } else if limit.is_some_and(|n| self.completions.len() >= n) {
+            Some(Error::QueueFull)
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            self.frames.truncate(start);
+            return Err(e);
+        }
+        if let Some(last) = self.frames.back_mut() {
+            last.1 = false;
+        }
+        self.completions.push_back(done);
+        Ok(())
+    }
+
+    /// Sends the head message's frames until it is all taken or libzmq
+    /// pushes back. A refused frame stays in place, intact.
+    pub(crate) fn send_head(&mut self, socket: &impl Socket) -> Option<HeadSend<C>> {
+        if self.completions.is_empty() {
+            return None;
+        }
+        loop {
+            let (frame, more) = self.frames.front_mut()?;
+            let more = *more;
+            match socket.send_frame(frame, more) {
+                Ok(Io::Done(())) => {
+                    self.frames.pop_front();
+                    if !more {
+                        self.head_taken = 0;
+                        return Some(HeadSend::Sent(self.completions.pop_front().flatten()));
+                    }
+                    self.head_taken += 1;
+                }
+                Ok(Io::WouldBlock) => return Some(HeadSend::Blocked),
+                Err(e) => {
+                    self.drop_head_frames();
+                    return Some(HeadSend::Failed(e, self.completions.pop_front().flatten()));
+                }
+            }
+        }
+    }
+
+    fn drop_head_frames(&mut self) {
+        while let Some((_, more)) = self.frames.pop_front() {
+            if !more {
+                break;
+            }
+        }
+        self.head_taken = 0;
+    }
+
+    /// Empties the queue, handing back every message's callback in order.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Option<C>> + use<C> {
+        self.frames.clear();
+        self.head_taken = 0;
+        std::mem::take(&mut self.completions).into_iter()
+    }
+}

@@ -1,0 +1,233 @@
+//! The life cycle every libuv handle of this crate shares: one heap block
+//! holding the uv handle and its Rust callback, allocated before
+//! `uv_*_init` and freed only in the `uv_close` callback.
+//!
+//! libuv keeps using a handle's memory after `uv_close` returns (the handle
+//! sits in the loop's closing queue until the end of the iteration), so the
+//! close callback is the only place a block libuv has seen may be freed. A
+//! block whose init failed was never linked into the loop: it is freed at
+//! once and never passed to `uv_close`.
+
+use std::ffi::c_int;
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+use std::rc::{Rc, Weak};
+
+use libuv_sys2::{self as uv, uv_handle_t, uv_loop_t};
+use uzmq_core::{LoopCallback, Result};
+
+use super::error::check;
+use super::loop_state::{LoopCtx, LoopState};
+
+/// One handle's heap block.
+///
+/// `repr(C)` with the handle first, so the `*mut H` (or `*mut uv_handle_t`)
+/// libuv hands to a callback is also a pointer to the block.
+#[repr(C)]
+pub(crate) struct HandleBlock<H> {
+    /// The uv handle itself; only ever reached through raw pointers, since
+    /// libuv writes to it behind Rust's back.
+    raw: MaybeUninit<H>,
+    /// The user's callback. Lives exactly as long as the block, so a callback
+    /// that closes its own handle keeps running on valid memory: the block
+    /// is freed in the close callback, later in the iteration.
+    callback: Option<LoopCallback>,
+}
+
+/// The uv handle inside `block` (no dereference, just the first field).
+pub(crate) fn raw_of<H>(block: NonNull<HandleBlock<H>>) -> *mut H {
+    block.as_ptr().cast()
+}
+
+/// Allocates a block holding `callback` and initialises its handle with
+/// `init`, which gets the handle's final address.
+pub(crate) fn alloc<H>(
+    callback: Option<LoopCallback>,
+    init: impl FnOnce(*mut H) -> c_int,
+) -> Result<NonNull<HandleBlock<H>>> {
+    let block = NonNull::from(Box::leak(Box::new(HandleBlock {
+        raw: MaybeUninit::uninit(),
+        callback,
+    })));
+    match check(init(raw_of(block))) {
+        Ok(_) => {
+            track(1);
+            Ok(block)
+        }
+        Err(e) => {
+            // SAFETY: `block` came from `Box::leak` above and its init failed.
+            // Every `uv_*_init` links the handle into the loop only on
+            // success, so libuv holds no pointer to it and it must not go to
+            // `uv_close`: free it directly, dropping the callback uncalled.
+            drop(unsafe { Box::from_raw(block.as_ptr()) });
+            Err(e)
+        }
+    }
+}
+
+/// Starts closing `block`'s handle; `close_cb` frees the block later.
+///
+/// # Safety
+///
+/// `block` came from [`alloc`] and has not been closed yet (libuv forbids
+/// closing a handle twice, and the block is freed by the first close).
+pub(crate) unsafe fn close<H>(block: NonNull<HandleBlock<H>>) {
+    // SAFETY: the handle is initialised and live (caller's contract); libuv
+    // keeps the memory until it calls `close_cb::<H>`, which frees it as the
+    // `HandleBlock<H>` it is.
+    unsafe { uv::uv_close(raw_of(block).cast(), Some(close_cb::<H>)) }
+}
+
+/// Closes any handle of a loop of this crate, choosing the close callback
+/// that frees the block type its handle type lives in. Used by teardown.
+///
+/// # Safety
+///
+/// `handle` is an initialised handle, not closing, of a loop this crate
+/// created; every such handle sits at the start of a `HandleBlock` of its
+/// own handle type (loops are private to this crate, and [`alloc`] is the
+/// only way this crate creates handles).
+pub(crate) unsafe fn close_any(handle: *mut uv_handle_t) {
+    // SAFETY: `handle` is initialised (caller's contract).
+    let kind = unsafe { uv::uv_handle_get_type(handle) };
+    let close_cb: uv::uv_close_cb = match kind {
+        uv::uv_handle_type_UV_POLL => Some(close_cb::<uv::uv_poll_t>),
+        uv::uv_handle_type_UV_TIMER => Some(close_cb::<uv::uv_timer_t>),
+        uv::uv_handle_type_UV_CHECK => Some(close_cb::<uv::uv_check_t>),
+        uv::uv_handle_type_UV_IDLE => Some(close_cb::<uv::uv_idle_t>),
+        // Unreachable: this crate creates no other kind. Closing without a
+        // callback leaks the block but still lets `uv_loop_close` succeed.
+        _ => {
+            debug_assert!(false, "uzmq-uv: unexpected handle type {kind}");
+            None
+        }
+    };
+    // SAFETY: live and not closing (caller's contract); `close_cb` matches
+    // the block type, per the table above.
+    unsafe { uv::uv_close(handle, close_cb) }
+}
+
+/// The close callback: frees the block, then drops the user's callback.
+///
+/// # Safety
+///
+/// Only passed to `uv_close` for a handle inside a `HandleBlock<H>` from
+/// [`alloc`]. libuv calls it once, after the handle left the loop, so this
+/// is the last use of the block.
+unsafe extern "C" fn close_cb<H>(handle: *mut uv_handle_t) {
+    // SAFETY: the handle is still valid for this call (libuv rule: memory
+    // stays valid until the close callback returns, and we free it below).
+    let lp = unsafe { uv::uv_handle_get_loop(handle) };
+    // SAFETY: `handle` is the first field of a `HandleBlock<H>` allocated by
+    // `Box` in `alloc` (this function's contract), and libuv never touches a
+    // handle again once its close callback runs: reclaim it.
+    let block = unsafe { Box::from_raw(handle.cast::<HandleBlock<H>>()) };
+    let HandleBlock { callback, .. } = *block;
+    track(-1);
+    if let Some(callback) = callback {
+        // SAFETY: a loop's context is freed only after `uv_loop_close`,
+        // which succeeds only once every close callback has run.
+        let ctx = unsafe { LoopCtx::of(lp) };
+        // User code runs in the callback's Drop: never let it unwind into C.
+        ctx.guard(move || drop(callback));
+    }
+}
+
+/// The body of every trampoline of a handle that carries a user callback:
+/// runs that callback, catching a panic.
+///
+/// # Safety
+///
+/// `handle` is the handle libuv passed to a callback of a handle created
+/// with [`alloc`] as a `HandleBlock<H>`. libuv calls a handle's callbacks
+/// only before its close callback, so the block is live for this call.
+pub(crate) unsafe fn invoke<H>(handle: *mut H) {
+    let block = handle.cast::<HandleBlock<H>>();
+    let handle = handle.cast::<uv_handle_t>();
+    // SAFETY: the handle is live for this call (contract above).
+    let (lp, closing) = unsafe { (uv::uv_handle_get_loop(handle), uv::uv_is_closing(handle)) };
+    // SAFETY: the loop's context outlives every callback of the loop.
+    let ctx = unsafe { LoopCtx::of(lp) };
+    // libuv does not call a closing handle back, and teardown closes every
+    // handle before it runs the loop; checked anyway, since teardown must
+    // never call user code.
+    if closing != 0 || ctx.tearing_down() {
+        return;
+    }
+    // SAFETY: the block is live (contract above), and this is the only
+    // reference to its `callback` field while it runs: libuv does not call a
+    // handle back re-entrantly (`run` refuses a nested `uv_run` on the
+    // loop), and the Rust side of the handle (start/stop/Drop) touches only
+    // the `raw` field. If the callback drops its own handle, `uv_close` only
+    // queues it; the block is freed after this call, in `close_cb`.
+    let callback = unsafe { &mut (*block).callback };
+    if let Some(callback) = callback {
+        ctx.guard(callback);
+    }
+}
+
+/// The Rust side's ownership of one handle: its block, and a liveness token
+/// for its loop.
+pub(crate) struct Handle<H> {
+    block: NonNull<HandleBlock<H>>,
+    owner: Weak<LoopState>,
+}
+
+impl<H> Handle<H> {
+    /// A handle on `state`'s loop carrying `callback`; `init` gets the loop
+    /// and the handle's final address and returns libuv's result.
+    pub(crate) fn new(
+        state: &Rc<LoopState>,
+        callback: LoopCallback,
+        init: impl FnOnce(*mut uv_loop_t, *mut H) -> c_int,
+    ) -> Result<Self> {
+        let lp = state.loop_ptr();
+        let block = alloc(Some(callback), |raw| init(lp, raw))?;
+        Ok(Handle {
+            block,
+            owner: Rc::downgrade(state),
+        })
+    }
+
+    /// The uv handle, or `None` once the loop is gone (its teardown freed
+    /// the block then).
+    ///
+    /// Invariant making the returned pointer valid: a block is freed only
+    /// in its close callback, after `uv_close`; `uv_close` is called either
+    /// by this handle's `Drop` (after which `self` is gone) or by loop
+    /// teardown, which starts only when the loop's last `Rc` is dropped, so
+    /// strong count zero, and never goes back up. Strong count above zero
+    /// therefore means the block is live.
+    pub(crate) fn raw(&self) -> Option<*mut H> {
+        (self.owner.strong_count() > 0).then(|| raw_of(self.block))
+    }
+}
+
+impl<H> Drop for Handle<H> {
+    fn drop(&mut self) {
+        // Loop gone: teardown has closed and freed the block already.
+        if self.raw().is_some() {
+            // SAFETY: the block is live (see `raw`), and this is its only
+            // close: `drop` runs once and teardown has not started.
+            unsafe { close(self.block) }
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Blocks initialised and not yet freed on this thread (loops are
+    /// `!Send`, so a block lives and dies on one thread).
+    static LIVE_BLOCKS: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+/// Handle blocks of this thread not freed yet (tests check for leaks).
+#[cfg(test)]
+pub(crate) fn live_blocks() -> isize {
+    LIVE_BLOCKS.with(std::cell::Cell::get)
+}
+
+fn track(_delta: isize) {
+    #[cfg(test)]
+    LIVE_BLOCKS.with(|n| n.set(n.get() + _delta));
+}

@@ -1,0 +1,302 @@
+//! The `uv_loop_t`: allocation, `uv_run`, the context its callbacks reach
+//! through `loop->data`, and the teardown when the last `UvLoop` goes.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::mem::{self, MaybeUninit};
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+use std::rc::Rc;
+
+use libuv_sys2::{self as uv, uv_handle_t, uv_loop_t};
+use uzmq_core::{Error, LoopCallback, Result, RunMode};
+
+use super::error::check;
+use super::handle::close_any;
+use super::turn::Turn;
+
+/// A caught panic payload.
+type Payload = Box<dyn Any + Send>;
+
+/// What callbacks need of their loop, reached from C through `loop->data`.
+///
+/// A heap block of its own, apart from the `Rc` the Rust side shares, so
+/// that C callbacks run during teardown (inside `RawLoop::drop`, which holds
+/// `&mut RawLoop`) only ever borrow this block, shared, through `Cell`s.
+pub(crate) struct LoopCtx {
+    raw: *mut uv_loop_t,
+    /// The turn hook; taken out while it runs so no borrow is held then.
+    hook: Cell<Option<LoopCallback>>,
+    /// Whether the check phase runs the hook.
+    armed: Cell<bool>,
+    /// Inside `uv_run` (libuv forbids running a loop from its own callback).
+    running: Cell<bool>,
+    /// Teardown has begun: no user callback may run any more.
+    tearing_down: Cell<bool>,
+    /// The first panic caught in a callback, resumed by `run`.
+    panic: Cell<Option<Payload>>,
+}
+
+impl LoopCtx {
+    /// The context of a loop created by [`RawLoop::new`].
+    ///
+    /// # Safety
+    ///
+    /// `lp` is a loop created by `RawLoop::new` and not yet closed: its
+    /// `data` points to its context, freed only after `uv_loop_close`. The
+    /// returned borrow must end before that; callbacks satisfy this since
+    /// libuv runs none after `uv_loop_close`.
+    pub(crate) unsafe fn of<'a>(lp: *mut uv_loop_t) -> &'a LoopCtx {
+        // SAFETY: `data` was set to the context right after `uv_loop_init`
+        // and nothing else writes it; the context is only ever borrowed
+        // shared (caller's contract for liveness).
+        unsafe { &*uv::uv_loop_get_data(lp).cast::<LoopCtx>() }
+    }
+
+    /// Runs user code `f` from a C callback: a panic must not unwind into C
+    /// (that aborts), so it is caught, kept (first one wins), and the loop
+    /// told to stop; `run` resumes it once `uv_run` has returned.
+    pub(crate) fn guard(&self, f: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            match self.panic.take() {
+                None => self.panic.set(Some(payload)),
+                Some(first) => {
+                    self.panic.set(Some(first));
+                    drop_quietly(payload);
+                }
+            }
+            // SAFETY: `raw` is this context's loop, initialised and not
+            // closed while its context is reachable; `uv_stop` only sets a
+            // flag and may be called from a callback.
+            unsafe { uv::uv_stop(self.raw) }
+        }
+    }
+
+    /// Whether teardown has begun (then no user callback may run).
+    pub(crate) fn tearing_down(&self) -> bool {
+        self.tearing_down.get()
+    }
+
+    /// Whether the turn is armed.
+    pub(crate) fn set_armed(&self, armed: bool) {
+        self.armed.set(armed);
+    }
+
+    /// The check phase: runs the turn hook if armed.
+    pub(crate) fn run_turn(&self) {
+        if !self.armed.get() || self.tearing_down() {
+            return;
+        }
+        // Taken out of its cell while it runs: the hook may arm/disarm the
+        // turn, or even install another hook, without any borrow conflict.
+        let Some(mut hook) = self.hook.take() else {
+            return;
+        };
+        self.guard(&mut hook);
+        match self.hook.take() {
+            None => self.hook.set(Some(hook)),
+            // Replaced while it ran: keep the new one.
+            Some(newer) => {
+                self.hook.set(Some(newer));
+                self.guard(move || drop(hook));
+            }
+        }
+    }
+}
+
+/// Drops a second panic payload without letting its own `Drop` unwind.
+fn drop_quietly(payload: Payload) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        mem::forget(again);
+    }
+}
+
+/// An initialised `uv_loop_t` and its context; dropping it closes every
+/// handle still open, runs their close callbacks, and closes the loop.
+pub(crate) struct RawLoop {
+    raw: NonNull<uv_loop_t>,
+    ctx: NonNull<LoopCtx>,
+}
+
+impl RawLoop {
+    fn new() -> Result<RawLoop> {
+        let raw = Box::into_raw(Box::new(MaybeUninit::<uv_loop_t>::uninit())).cast::<uv_loop_t>();
+        // SAFETY: `raw` is writable, aligned memory of `uv_loop_t`'s size
+        // that never moves (its own heap block), as `uv_loop_init` requires.
+        if let Err(e) = check(unsafe { uv::uv_loop_init(raw) }) {
+            // SAFETY: a failed `uv_loop_init` undoes its own work and keeps
+            // no pointer to the loop, which must then not be closed: free it.
+            drop(unsafe { Box::from_raw(raw.cast::<MaybeUninit<uv_loop_t>>()) });
+            return Err(e);
+        }
+        let ctx = Box::into_raw(Box::new(LoopCtx {
+            raw,
+            hook: Cell::new(None),
+            armed: Cell::new(false),
+            running: Cell::new(false),
+            tearing_down: Cell::new(false),
+            panic: Cell::new(None),
+        }));
+        // SAFETY: the loop is initialised; `data` is the user's field, and
+        // `uv_loop_init` has already run (it would have reset it).
+        unsafe { uv::uv_loop_set_data(raw, ctx.cast::<c_void>()) };
+        // SAFETY: both pointers come from `Box::into_raw`, never null.
+        let (raw, ctx) = unsafe { (NonNull::new_unchecked(raw), NonNull::new_unchecked(ctx)) };
+        Ok(RawLoop { raw, ctx })
+    }
+
+    /// The loop, for `uv_*_init` calls.
+    pub(crate) fn as_ptr(&self) -> *mut uv_loop_t {
+        self.raw.as_ptr()
+    }
+
+    /// The loop's context.
+    pub(crate) fn ctx(&self) -> &LoopCtx {
+        // SAFETY: freed only at the end of `drop`, after every borrow of
+        // `self` has ended.
+        unsafe { self.ctx.as_ref() }
+    }
+}
+
+impl Drop for RawLoop {
+    fn drop(&mut self) {
+        let lp = self.as_ptr();
+        {
+            let ctx = self.ctx();
+            ctx.tearing_down.set(true);
+            // The hook is user code: dropped now, never called again.
+            let hook = ctx.hook.take();
+            ctx.guard(move || drop(hook));
+        }
+        // Close every handle still open, then let the loop run their close
+        // callbacks, which free the blocks and drop the user callbacks
+        // uncalled (`invoke` and `run_turn` check `tearing_down`). A few
+        // rounds cover a close callback that stopped the loop (a panic in a
+        // Drop) and bound the loop should libuv ever disagree.
+        for _ in 0..16 {
+            // SAFETY: the loop is initialised and not closed; `close_open`
+            // matches `uv_walk_cb`, and uv_walk tolerates `uv_close` from its
+            // callback (it walks a detached copy of the handle queue).
+            unsafe { uv::uv_walk(lp, Some(close_open), ptr::null_mut()) };
+            // SAFETY: the loop is initialised and not closed.
+            if unsafe { uv::uv_loop_alive(lp) } == 0 {
+                break;
+            }
+            // SAFETY: not re-entrant: teardown runs only when the last `Rc`
+            // is dropped, which cannot happen inside `run` (it borrows one).
+            // NOWAIT: all that is left are close callbacks, nothing to wait for.
+            unsafe { uv::uv_run(lp, uv::uv_run_mode_UV_RUN_NOWAIT) };
+        }
+        // SAFETY: no callback of the loop can run any more (none is inside
+        // `uv_run`); `uv_loop_close` is called once.
+        let rc = unsafe { uv::uv_loop_close(lp) };
+        debug_assert_eq!(rc, 0, "uzmq-uv: uv_loop_close failed in teardown");
+        if rc == 0 {
+            // SAFETY: the loop is closed: libuv holds no pointer into it any
+            // more, and it came from `Box<MaybeUninit<uv_loop_t>>` in `new`.
+            drop(unsafe { Box::from_raw(lp.cast::<MaybeUninit<uv_loop_t>>()) });
+        }
+        // else leak it: libuv may still point into it, freeing would be worse.
+
+        // SAFETY: from `Box::into_raw` in `new`; no callback can borrow it
+        // any more (the loop no longer runs) and `ctx()` borrows have ended.
+        let ctx = unsafe { Box::from_raw(self.ctx.as_ptr()) };
+        let panic = ctx.panic.take();
+        drop(ctx);
+        // A user Drop panicked during teardown: pass it on, unless this
+        // drop is itself part of an unwind (a second panic would abort).
+        if let Some(payload) = panic {
+            if std::thread::panicking() {
+                drop_quietly(payload);
+            } else {
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+}
+
+/// `uv_walk` callback of teardown: closes a handle not closing yet.
+unsafe extern "C" fn close_open(handle: *mut uv_handle_t, _arg: *mut c_void) {
+    // SAFETY: uv_walk passes live handles of the walked loop, a loop of this
+    // crate, so `close_any`'s contract holds once the handle is not closing.
+    unsafe {
+        if uv::uv_is_closing(handle) == 0 {
+            close_any(handle);
+        }
+    }
+}
+
+/// The loop as the Rust side shares it (inside the `Rc` of `UvLoop`): the
+/// raw loop and its turn. Handles hold a `Weak` to it as a liveness token.
+pub(crate) struct LoopState {
+    raw: RawLoop,
+    turn: Turn,
+}
+
+impl LoopState {
+    /// A fresh loop with its turn handles.
+    pub(crate) fn new() -> Result<Rc<LoopState>> {
+        let raw = RawLoop::new()?;
+        // On failure `raw` is dropped, and its teardown closes whatever
+        // turn handle was already initialised.
+        let turn = Turn::new(&raw)?;
+        Ok(Rc::new(LoopState { raw, turn }))
+    }
+
+    /// The loop, for `uv_*_init` calls.
+    pub(crate) fn loop_ptr(&self) -> *mut uv_loop_t {
+        self.raw.as_ptr()
+    }
+
+    /// `uv_run`; resumes a panic caught in a callback of this run.
+    pub(crate) fn run(&self, mode: RunMode) -> Result<bool> {
+        let ctx = self.raw.ctx();
+        if ctx.running.replace(true) {
+            return Err(Error::Reentrant);
+        }
+        let mode = match mode {
+            RunMode::Default => uv::uv_run_mode_UV_RUN_DEFAULT,
+            RunMode::Once => uv::uv_run_mode_UV_RUN_ONCE,
+            RunMode::NoWait => uv::uv_run_mode_UV_RUN_NOWAIT,
+        };
+        // SAFETY: the loop is initialised and open while `self` lives, and
+        // not already running (the flag above): libuv forbids calling
+        // `uv_run` from a callback of the same loop. Trampolines catch
+        // every panic, so nothing unwinds through it.
+        let rc = unsafe { uv::uv_run(self.loop_ptr(), mode) };
+        ctx.running.set(false);
+        if let Some(payload) = ctx.panic.take() {
+            panic::resume_unwind(payload);
+        }
+        Ok(rc != 0)
+    }
+
+    /// `uv_stop`.
+    pub(crate) fn stop(&self) {
+        // SAFETY: the loop is initialised and open while `self` lives.
+        unsafe { uv::uv_stop(self.loop_ptr()) }
+    }
+
+    /// `uv_now`.
+    pub(crate) fn now(&self) -> u64 {
+        // SAFETY: the loop is initialised and open while `self` lives.
+        unsafe { uv::uv_now(self.loop_ptr()) }
+    }
+
+    /// `uv_loop_alive`.
+    pub(crate) fn alive(&self) -> bool {
+        // SAFETY: the loop is initialised and open while `self` lives.
+        unsafe { uv::uv_loop_alive(self.loop_ptr()) != 0 }
+    }
+
+    /// Installs the turn hook, dropping the previous one.
+    pub(crate) fn set_turn_hook(&self, hook: LoopCallback) {
+        drop(self.raw.ctx().hook.replace(Some(hook)));
+    }
+
+    /// Arms or disarms the turn.
+    pub(crate) fn arm_turn(&self, armed: bool) {
+        self.turn.arm(self.raw.ctx(), armed);
+    }
+}

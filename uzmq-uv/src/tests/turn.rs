@@ -1,0 +1,105 @@
+//! The turn: the hook runs once per iteration while armed, never while
+//! disarmed, and a disarmed loop is not kept alive.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use uzmq_core::{Reactor, RunMode};
+
+use super::{Probe, live_blocks, run_default};
+use crate::UvLoop;
+
+#[test]
+fn hook_runs_once_per_iteration_while_armed() {
+    let lp = UvLoop::new().unwrap();
+    let probe = Probe::default();
+    lp.set_turn_hook(probe.callback());
+    for _ in 0..3 {
+        assert!(!lp.run(RunMode::NoWait).unwrap());
+    }
+    assert_eq!(probe.calls(), 0, "ran while disarmed");
+
+    lp.arm_turn(true);
+    lp.arm_turn(true); // idempotent
+    assert!(lp.alive());
+    for n in 1..=5 {
+        assert!(
+            lp.run(RunMode::NoWait).unwrap(),
+            "armed turn keeps the loop alive"
+        );
+        assert_eq!(probe.calls(), n);
+    }
+    // Armed, `Once` does not block in poll: one iteration, one call.
+    {
+        let _dog = super::Watchdog::new("run(Once) while armed");
+        assert!(lp.run(RunMode::Once).unwrap());
+    }
+    assert_eq!(probe.calls(), 6);
+
+    lp.arm_turn(false);
+    assert!(!lp.alive());
+    for _ in 0..3 {
+        assert!(!lp.run(RunMode::NoWait).unwrap());
+    }
+    assert_eq!(probe.calls(), 6, "ran while disarmed");
+    assert!(!run_default(&lp));
+    assert_eq!(probe.calls(), 6);
+}
+
+#[test]
+fn hook_may_disarm_itself_and_default_run_returns() {
+    let lp = UvLoop::new().unwrap();
+    let probe = Probe::default();
+    // The hook reaches the loop through a cell the test empties at the end:
+    // a hook owning a `UvLoop` would keep its loop alive for ever.
+    let cell: Rc<RefCell<Option<UvLoop>>> = Rc::new(RefCell::new(Some(lp.clone())));
+    let hook = {
+        let cell = cell.clone();
+        let calls = probe.calls.clone();
+        probe.callback_with(move || {
+            if calls.get() == 4 {
+                cell.borrow().as_ref().unwrap().arm_turn(false);
+            }
+        })
+    };
+    lp.set_turn_hook(hook);
+    lp.arm_turn(true);
+    assert!(!run_default(&lp));
+    assert_eq!(probe.calls(), 4);
+    drop(cell.borrow_mut().take());
+    drop(lp);
+    assert_eq!(probe.drops(), 1);
+    assert_eq!(live_blocks(), 0);
+}
+
+#[test]
+fn replacing_the_hook_drops_the_old_one() {
+    let lp = UvLoop::new().unwrap();
+    let (first, second) = (Probe::default(), Probe::default());
+    lp.set_turn_hook(first.callback());
+    lp.set_turn_hook(second.callback());
+    assert_eq!(first.drops(), 1);
+    lp.arm_turn(true);
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!((first.calls(), second.calls()), (0, 1));
+}
+
+#[test]
+fn alive_tracks_armed_turn_and_active_handles() {
+    use std::time::Duration;
+    use uzmq_core::RawTimer;
+    let lp = UvLoop::new().unwrap();
+    assert!(!lp.alive());
+    lp.arm_turn(true);
+    assert!(lp.alive());
+    lp.arm_turn(false);
+    assert!(!lp.alive());
+    let mut timer = lp.timer(Probe::default().callback()).unwrap();
+    assert!(!lp.alive(), "a stopped timer is not active");
+    timer
+        .start(Duration::from_secs(3_600), Duration::ZERO)
+        .unwrap();
+    assert!(lp.alive());
+    timer.stop();
+    assert!(!lp.alive());
+}

@@ -1,0 +1,101 @@
+//! [`UvLoop`]: the `Reactor` implementation on a `uv_loop_t`.
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use uzmq_core::{LoopCallback, RawFd, Reactor, Result, RunMode};
+
+use crate::sys::{LoopState, Poll, Timer};
+use crate::{UvTimer, UvWatch};
+
+/// A libuv loop: a cheap handle (an `Rc`) to one `uv_loop_t`.
+///
+/// Clones share the loop. When the last clone is dropped, every handle still
+/// open on it is closed and its callback dropped without being called, then
+/// the loop is closed and freed; [`UvWatch`]es and [`UvTimer`]s still held
+/// then are inert. Not `Send`: a loop and its handles live on one thread.
+#[derive(Clone)]
+pub struct UvLoop {
+    state: Rc<LoopState>,
+}
+
+impl UvLoop {
+    /// A fresh loop (`uv_loop_init` on a new heap-allocated `uv_loop_t`).
+    pub fn new() -> Result<UvLoop> {
+        Ok(UvLoop {
+            state: LoopState::new()?,
+        })
+    }
+}
+
+impl fmt::Debug for UvLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UvLoop")
+            .field("loop", &self.state.loop_ptr())
+            .finish()
+    }
+}
+
+impl Reactor for UvLoop {
+    type Watch = UvWatch;
+    type Timer = UvTimer;
+
+    /// Installs the hook run in the check phase while the turn is armed
+    /// (replacing and dropping any previous one).
+    ///
+    /// The loop owns the hook until it is torn down: a hook that captures a
+    /// clone of this `UvLoop` keeps the loop alive for ever, so hold a weak
+    /// reference to whatever owns the loop instead.
+    fn set_turn_hook(&self, hook: LoopCallback) {
+        self.state.set_turn_hook(hook);
+    }
+
+    /// Armed: the idle handle is started, so `uv_run` does not block in poll
+    /// and counts the loop as alive, and the check runs the hook once per
+    /// iteration. Disarmed: the idle handle is stopped and nothing is left
+    /// armed.
+    fn arm_turn(&self, armed: bool) {
+        self.state.arm_turn(armed);
+    }
+
+    /// A stopped [`UvWatch`] of `fd`; fails with `Error::Uv` when libuv
+    /// refuses the fd (`EBADF`, `EPERM` for a regular file, `EEXIST` when
+    /// another started watch has it).
+    fn watch(&self, fd: RawFd, on_readable: LoopCallback) -> Result<UvWatch> {
+        Poll::new(&self.state, fd, on_readable).map(UvWatch::from_sys)
+    }
+
+    /// A stopped [`UvTimer`].
+    fn timer(&self, on_fire: LoopCallback) -> Result<UvTimer> {
+        Timer::new(&self.state, on_fire).map(UvTimer::from_sys)
+    }
+
+    /// `uv_run`: `Ok(true)` when active handles remain.
+    ///
+    /// `Err(Error::Reentrant)` when called from a callback of this loop
+    /// (libuv cannot run a loop inside itself). A panic caught in a callback
+    /// stops the loop after the current iteration and is resumed here; the
+    /// loop stays usable.
+    fn run(&self, mode: RunMode) -> Result<bool> {
+        self.state.run(mode)
+    }
+
+    fn stop(&self) {
+        self.state.stop();
+    }
+
+    fn now(&self) -> u64 {
+        self.state.now()
+    }
+
+    fn alive(&self) -> bool {
+        self.state.alive()
+    }
+}
+
+/// Whole loop milliseconds for a `Duration`, rounded up, so that a nonzero
+/// duration never becomes 0 (a zero repeat would mean "once"); saturates.
+pub(crate) fn millis_ceil(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,97 @@
+//! uzmq's zmq backend: [`ZmqSocket`] implements `uzmq_core::Socket` for a
+//! `zmq::Socket` (`ZMQ_FD`, `ZMQ_EVENTS`, non-blocking frame send/receive).
+//!
+//! The `zmq` crate's `send` consumes its message even when libzmq refuses
+//! it with `EAGAIN`, which would lose a queued write. So sends go through
+//! `zmq_msg_send` on the caller's message directly (module `raw`): libzmq
+//! leaves a refused message untouched, and the caller keeps it.
+
+mod raw;
+
+use uzmq_core::{Error, Events, Io, RawFd, Result, Socket};
+
+/// A `zmq::Socket` as the handles drive it.
+pub struct ZmqSocket {
+    socket: zmq::Socket,
+    raw: raw::RawSocket,
+    can_send: bool,
+    can_recv: bool,
+}
+
+impl std::fmt::Debug for ZmqSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZmqSocket")
+            .field("can_send", &self.can_send)
+            .field("can_recv", &self.can_recv)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZmqSocket {
+    /// Takes `socket`; reads its type once, to refuse impossible directions
+    /// (`ENOTSUP`) without asking libzmq every time.
+    pub fn new(mut socket: zmq::Socket) -> Result<Self> {
+        let kind = socket.get_socket_type()?;
+        let raw = raw::RawSocket::new(&mut socket);
+        Ok(ZmqSocket {
+            socket,
+            raw,
+            can_send: !matches!(kind, zmq::PULL | zmq::SUB),
+            can_recv: !matches!(kind, zmq::PUSH | zmq::PUB),
+        })
+    }
+
+    /// The socket, for bind/connect/setsockopt and direct sends/receives.
+    pub fn get(&self) -> &zmq::Socket {
+        &self.socket
+    }
+}
+
+/// `EAGAIN` is "not now"; so is `EFSM`, which REQ/REP return exactly when
+/// `ZMQ_EVENTS` would not show that direction (the handles rely on it to
+/// let a REQ's second write wait for the reply).
+fn would_block(e: zmq::Error) -> bool {
+    matches!(e, zmq::Error::EAGAIN | zmq::Error::EFSM)
+}
+
+impl Socket for ZmqSocket {
+    fn fd(&self) -> Result<RawFd> {
+        Ok(self.socket.get_fd()?)
+    }
+
+    fn events(&self) -> Result<Events> {
+        let ev = self.socket.get_events()?;
+        let mut out = Events::empty();
+        if ev.contains(zmq::POLLIN) {
+            out |= Events::READABLE;
+        }
+        if ev.contains(zmq::POLLOUT) {
+            out |= Events::WRITABLE;
+        }
+        Ok(out)
+    }
+
+    fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>> {
+        match self.raw.send(frame, more) {
+            Ok(()) => Ok(Io::Done(())),
+            Err(e) if would_block(e) => Ok(Io::WouldBlock),
+            Err(e) => Err(Error::Zmq(e)),
+        }
+    }
+
+    fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>> {
+        match self.socket.recv(frame, zmq::DONTWAIT) {
+            Ok(()) => Ok(Io::Done(frame.get_more())),
+            Err(e) if would_block(e) => Ok(Io::WouldBlock),
+            Err(e) => Err(Error::Zmq(e)),
+        }
+    }
+
+    fn can_send(&self) -> bool {
+        self.can_send
+    }
+
+    fn can_recv(&self) -> bool {
+        self.can_recv
+    }
+}

@@ -1,0 +1,49 @@
+//! The one libzmq call made directly: `zmq_msg_send` on a message the
+//! caller keeps when libzmq refuses it.
+
+use std::ffi::c_void;
+use std::mem::{align_of, size_of};
+
+// `zmq::Message` (zmq 0.9.2, pinned exactly in the workspace) is a struct
+// whose only field is a `zmq_sys::zmq_msg_t`. With equal size and
+// alignment that field must span the whole struct at offset 0, so a
+// pointer to the message is a valid pointer to its `zmq_msg_t`. This
+// assertion fails the build if a zmq upgrade ever changes that.
+const _: () = assert!(
+    size_of::<zmq::Message>() == size_of::<zmq_sys::zmq_msg_t>()
+        && align_of::<zmq::Message>() == align_of::<zmq_sys::zmq_msg_t>()
+);
+
+/// The raw libzmq socket pointer of a `zmq::Socket` owned next to it.
+pub(crate) struct RawSocket(*mut c_void);
+
+impl RawSocket {
+    /// Reads the pointer; valid as long as `socket` is alive, which the
+    /// owner (`ZmqSocket`, holding both) guarantees.
+    pub(crate) fn new(socket: &mut zmq::Socket) -> Self {
+        RawSocket(socket.as_mut_ptr())
+    }
+
+    /// `zmq_msg_send(frame, ZMQ_DONTWAIT [| ZMQ_SNDMORE])`. On success libzmq
+    /// took the content and left `frame` empty; on failure `frame` is
+    /// untouched and still ours.
+    pub(crate) fn send(&self, frame: &mut zmq::Message, more: bool) -> Result<(), zmq::Error> {
+        let flags =
+            zmq_sys::ZMQ_DONTWAIT as i32 | if more { zmq_sys::ZMQ_SNDMORE as i32 } else { 0 };
+        let msg = (frame as *mut zmq::Message).cast::<zmq_sys::zmq_msg_t>();
+        // SAFETY: `msg` points to the `zmq_msg_t` inside `frame` (layout
+        // asserted above), initialised because a `zmq::Message` always is,
+        // and exclusively borrowed for this call. `self.0` is a live socket
+        // (see `new`), used from the one thread that owns it. libzmq's
+        // contract: on success the message is re-initialised empty (so the
+        // later zmq_msg_close in Message's Drop is valid), on failure it is
+        // left as it was.
+        let rc = unsafe { zmq_sys::zmq_msg_send(msg, self.0, flags) };
+        if rc == -1 {
+            // SAFETY: zmq_errno only reads the calling thread's errno.
+            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+        } else {
+            Ok(())
+        }
+    }
+}

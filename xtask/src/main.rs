@@ -1,0 +1,58 @@
+//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
+
+mod bench;
+mod cmd;
+mod demo;
+mod leakcheck;
+mod prereq;
+mod test;
+
+use std::env;
+use std::process::ExitCode;
+
+/// What `cargo xtask help` prints.
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  test [-- <cargo test args>]   set up a fresh machine and test it: install the missing
+                                native prerequisites (as root, with apt-get), then
+                                fmt --check, clippy -D warnings, test, doc, and the
+                                leak check when valgrind is installed
+  leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
+  demo                          run the demo (cargo run --release -p uzmq --example demo)
+  bench [--quick]               run the benchmarks (uzmq-bench, release build)
+  help                          print this text
+
+prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
+and valgrind for the leak check
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match command {
+        "test" => test::run(rest),
+        "leakcheck" => leakcheck::run(rest),
+        "demo" => demo::run(rest),
+        "bench" => bench::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            Err(format!("unknown command `{other}`"))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `cargo xtask test`: the one command that sets up and tests a fresh machine: prerequisites, fmt, clippy, tests, docs and the leak check, then a timed summary.
+
+use std::env;
+use std::time::{Duration, Instant};
+
+use crate::cmd::{self, Result};
+use crate::{leakcheck, prereq};
+
+/// The `test` command. Arguments after `--` are passed to `cargo test`
+/// (`cargo xtask test -- -p uzmq-core`, `cargo xtask test -- -- --nocapture`).
+pub fn run(args: &[String]) -> Result {
+    let test_args = match args {
+        [] => &[][..],
+        [dashes, rest @ ..] if dashes == "--" => rest,
+        [other, ..] => {
+            return Err(format!(
+                "test: unexpected argument `{other}` (usage: cargo xtask test [-- <cargo test args>])"
+            ));
+        }
+    };
+
+    let mut steps = Steps::default();
+    steps.run("prerequisites", || {
+        prereq::ensure()?;
+        prereq::ensure_components()
+    })?;
+    steps.run("fmt", || {
+        cmd::run(cmd::cargo().args(["fmt", "--all", "--check"]))
+    })?;
+    steps.run("clippy", || {
+        cmd::run(cmd::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    // PROPTEST_CASES is left alone: the tests choose their own case counts.
+    steps.run("test", || {
+        cmd::run(cmd::cargo().args(["test", "--workspace"]).args(test_args))
+    })?;
+    steps.run("doc", || {
+        cmd::run(
+            cmd::cargo()
+                .args(["doc", "--workspace", "--no-deps"])
+                .env("RUSTDOCFLAGS", rustdocflags()),
+        )
+    })?;
+    if prereq::has_valgrind() {
+        steps.run("leakcheck", || leakcheck::check(&[]))?;
+    } else {
+        steps.skip(
+            "leakcheck",
+            "valgrind is not on PATH (apt-get install valgrind)",
+        );
+    }
+    steps.print_summary();
+    eprintln!("xtask test: all steps passed");
+    Ok(())
+}
+
+/// `-D warnings` added to whatever `RUSTDOCFLAGS` the caller set.
+fn rustdocflags() -> String {
+    match env::var("RUSTDOCFLAGS") {
+        Ok(flags) if !flags.trim().is_empty() => format!("{flags} -D warnings"),
+        _ => "-D warnings".into(),
+    }
+}
+
+/// How a step ended.
+enum Outcome {
+    Passed,
+    Failed,
+    Skipped(&'static str),
+}
+
+/// The steps run so far, with their outcomes and durations.
+#[derive(Default)]
+struct Steps {
+    done: Vec<(&'static str, Outcome, Duration)>,
+}
+
+impl Steps {
+    /// Runs step `name`, timing it; on failure prints the summary and fails
+    /// with "step `name` failed".
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result) -> Result {
+        eprintln!("\n==> [{}] {name}", self.done.len() + 1);
+        let start = Instant::now();
+        let result = step();
+        let outcome = if result.is_ok() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        };
+        self.done.push((name, outcome, start.elapsed()));
+        result.map_err(|err| {
+            self.print_summary();
+            format!("step `{name}` failed: {err}")
+        })
+    }
+
+    /// Records step `name` as skipped, saying why.
+    fn skip(&mut self, name: &'static str, why: &'static str) {
+        eprintln!("\n==> [{}] {name}: skipped, {why}", self.done.len() + 1);
+        self.done
+            .push((name, Outcome::Skipped(why), Duration::ZERO));
+    }
+
+    fn print_summary(&self) {
+        let total: Duration = self.done.iter().map(|(_, _, took)| *took).sum();
+        eprintln!("\nxtask test summary:");
+        for (name, outcome, took) in &self.done {
+            let (word, note) = match outcome {
+                Outcome::Passed => ("ok", ""),
+                Outcome::Failed => ("FAILED", ""),
+                Outcome::Skipped(why) => ("skipped", *why),
+            };
+            let line = format!(
+                "  {word:<8} {name:<14} {:>8.1}s  {note}",
+                took.as_secs_f64()
+            );
+            eprintln!("{}", line.trim_end());
+        }
+        eprintln!("  {:<8} {:<14} {:>8.1}s", "", "total", total.as_secs_f64());
+    }
+}
