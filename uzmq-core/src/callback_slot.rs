@@ -70,7 +70,9 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
 
     /// The callback, to call. No borrow of the state is held.
     pub(crate) fn get(&mut self) -> &mut F {
-        self.cb.as_deref_mut().expect("lent callback is present until drop")
+        self.cb
+            .as_deref_mut()
+            .expect("lent callback is present until drop")
     }
 }
 

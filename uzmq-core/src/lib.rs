@@ -8,19 +8,20 @@
 //! - [`EventLoop`], [`PollHandle`], [`StreamHandle`], [`TimerHandle`]: the
 //!   loop state and the handle state machines behind uzmq's `Loop`,
 //!   `ZmqPoll`, `Zmq` and `Timer`, generic over both traits so the same code
-//!   runs on libuv/libzmq and on the deterministic [`mock`] backend.
+//!   runs on libuv/libzmq and on the deterministic `mock` backend (feature
+//!   `mock`).
 #![forbid(unsafe_code)]
 
 mod callback_slot;
 mod error;
 mod event_loop;
+mod events;
 mod handle_base;
 mod poll;
-mod stream;
-mod timer;
-mod events;
 mod reactor;
 mod socket;
+mod stream;
+mod timer;
 
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -29,10 +30,10 @@ pub use error::{Error, Result};
 pub use event_loop::EventLoop;
 pub use events::Events;
 pub use poll::PollHandle;
-pub use timer::TimerHandle;
-pub use stream::{DEFAULT_READ_BATCH, StreamHandle};
 pub use reactor::{LoopCallback, RawTimer, Reactor, RunMode, Watch};
 pub use socket::{Io, RawFd, Socket};
+pub use stream::{DEFAULT_READ_BATCH, StreamHandle};
+pub use timer::TimerHandle;
 
 /// A multipart message: the frames as libzmq gave them, no copy.
 pub type Multipart = Vec<zmq::Message>;

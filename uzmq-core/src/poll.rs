@@ -112,7 +112,11 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     }
 
     /// Starts, or updates the mask and callback of a started handle.
-    pub fn start(&self, events: Events, cb: impl FnMut(&Self, Events, Option<Error>) + 'static) -> Result<()> {
+    pub fn start(
+        &self,
+        events: Events,
+        cb: impl FnMut(&Self, Events, Option<Error>) + 'static,
+    ) -> Result<()> {
         self.inner.start(events, None, Box::new(cb))
     }
 
@@ -164,7 +168,9 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
     fn handle(self: &Rc<Self>) -> PollHandle<R, S> {
-        PollHandle { inner: self.clone() }
+        PollHandle {
+            inner: self.clone(),
+        }
     }
 
     fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {
@@ -184,7 +190,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
     }
 
-    fn start(&self, events: Events, timeout: Option<Duration>, cb: Box<PollCb<R, S>>) -> Result<()> {
+    fn start(
+        &self,
+        events: Events,
+        timeout: Option<Duration>,
+        cb: Box<PollCb<R, S>>,
+    ) -> Result<()> {
         self.check_usable()?;
         let events = events & Events::all();
         if events.is_empty() {
@@ -196,7 +207,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             Some(t) if self.st.borrow().timer.is_none() => Some(self.make_timer(t)?),
             Some(t) => {
                 let mut st = self.st.borrow_mut();
-                st.timer.as_mut().map(|timer| timer.start(t, t)).transpose()?;
+                st.timer
+                    .as_mut()
+                    .map(|timer| timer.start(t, t))
+                    .transpose()?;
                 None
             }
             None => None,

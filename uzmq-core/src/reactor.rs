@@ -1,7 +1,7 @@
 //! The loop boundary: the few libuv primitives the handles are built on.
 //!
 //! Implemented by `uzmq-uv` on a real `uv_loop_t` and by
-//! [`crate::mock::MockReactor`] in virtual time. Handles never talk to a
+//! `mock::MockReactor` in virtual time. Handles never talk to a
 //! backend directly; they go through [`crate::EventLoop`].
 
 use std::time::Duration;

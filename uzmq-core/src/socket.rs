@@ -1,6 +1,6 @@
 //! The socket boundary: what a handle needs from a zmq socket.
 //!
-//! Implemented for `zmq::Socket` by `uzmq-zmq` and by [`crate::mock::MockSocket`].
+//! Implemented for `zmq::Socket` by `uzmq-zmq` and by `mock::MockSocket`.
 //! All methods take `&self` because libzmq sockets are shared with user code
 //! (`handle.socket()`), as in the `zmq` crate; every call may still change the
 //! socket's state, and in particular may consume the edge on its fd.

@@ -74,7 +74,12 @@ impl<R: Reactor> TimerHandle<R> {
 
     /// Starts (or restarts) the timer: `cb` after `timeout`, then every
     /// `repeat` unless it is zero.
-    pub fn start(&self, timeout: Duration, repeat: Duration, cb: impl FnMut(&Self) + 'static) -> Result<()> {
+    pub fn start(
+        &self,
+        timeout: Duration,
+        repeat: Duration,
+        cb: impl FnMut(&Self) + 'static,
+    ) -> Result<()> {
         let old = {
             let mut st = self.inner.st.borrow_mut();
             let st = &mut *st;
@@ -153,7 +158,9 @@ impl<R: Reactor> Inner<R> {
         if !self.st.borrow().life.is_open() {
             return;
         }
-        let h = TimerHandle { inner: self.clone() };
+        let h = TimerHandle {
+            inner: self.clone(),
+        };
         if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
             (cb.get())(&h);
         }
@@ -197,7 +204,9 @@ impl<R: Reactor> LoopHandle for Inner<R> {
         };
         drop(raw);
         if let Some(cb) = cb {
-            cb(&TimerHandle { inner: self.clone() });
+            cb(&TimerHandle {
+                inner: self.clone(),
+            });
         }
         self.changed();
     }

@@ -302,7 +302,10 @@ impl SocketModel {
             "MockPeer::send: a {:?} socket cannot receive",
             self.kind
         );
-        assert!(!parts.is_empty(), "MockPeer::send: a message has at least one frame");
+        assert!(
+            !parts.is_empty(),
+            "MockPeer::send: a message has at least one frame"
+        );
         // RCVHWM: the peer's writer finds the pipe full and keeps the message.
         let delivered = !self.inbound.is_full();
         if delivered {

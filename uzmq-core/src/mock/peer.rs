@@ -10,8 +10,9 @@ use super::probe::MockProbe;
 /// The other end of a [`super::MockSocket`]; see [`super::mock_pair`].
 ///
 /// It does not enforce REQ/REP turns: playing the REP of a REQ socket (or
-/// the other way round) is the test's job. Dropping it changes nothing.
-#[derive(Debug)]
+/// the other way round) is the test's job. A clone is the same peer (to
+/// drive it from loop callbacks); dropping it changes nothing.
+#[derive(Debug, Clone)]
 pub struct MockPeer {
     model: Rc<RefCell<SocketModel>>,
 }

@@ -125,10 +125,12 @@ impl InPipe {
         (self.active || activated) && !self.msgs.is_empty()
     }
 
+    #[cfg(test)]
     pub(crate) fn is_active(&self) -> bool {
         self.active
     }
 
+    #[cfg(test)]
     pub(crate) fn is_asleep(&self) -> bool {
         self.asleep
     }
@@ -248,6 +250,7 @@ impl OutPipe {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_active(&self) -> bool {
         self.active
     }
@@ -273,7 +276,10 @@ mod tests {
         let mut p = InPipe::new(0);
         assert!(!p.check_read());
         assert!(!p.is_active() && p.is_asleep());
-        assert_eq!(p.deliver(vec![zmq::Message::new()]), Some(Command::ActivateRead));
+        assert_eq!(
+            p.deliver(vec![zmq::Message::new()]),
+            Some(Command::ActivateRead)
+        );
         // Command in flight: the pipe is invisible but its reader awake, so
         // a second delivery sends no second command.
         assert!(!p.check_read());

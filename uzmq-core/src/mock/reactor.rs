@@ -1,32 +1,4 @@
 //! [`MockReactor`]: libuv's loop phases, in libuv's order, in virtual time.
-//!
-//! One iteration (`uv_run`'s loop body, in the classic order libuv
-//! documents in "Design overview"):
-//!
-//! 1. timers: every timer due at the loop time runs, in (deadline, start
-//!    order) order; a repeating one is rescheduled at `now + repeat` just
-//!    before its callback runs (`uv_timer_again`);
-//! 2. idle/prepare: nothing (the armed turn is modelled as the idle+check
-//!    pair: the idle half only keeps poll from blocking);
-//! 3. poll: the started watches whose fd is readable run, in an order drawn
-//!    from the seeded RNG. Readiness is sampled once, before the first
-//!    callback (as `epoll_wait` returns a batch): a callback may consume
-//!    another fd's signal and that watch still runs, exactly as with libuv.
-//!    When nothing is readable, poll "waits" as libuv computes it: not at all
-//!    in `NoWait`, with the turn armed, with closes pending or after `stop`;
-//!    otherwise virtual time jumps to the next timer deadline, or, with no
-//!    timer, a real loop would block forever for outside events and `run`
-//!    returns instead (so the test can drive a peer and call `run` again);
-//! 4. check: the turn hook, once, if the turn is armed;
-//! 5. closing: callbacks of watches and timers dropped since the last
-//!    closing phase are dropped here, never called again.
-//!
-//! In `Once` mode the timers run once more at the end (libuv's forward
-//! progress rule for `UV_RUN_ONCE`). No callback is ever called while a
-//! borrow of the loop state is held, so callbacks may create, start, stop
-//! and drop any watch or timer (their own included), arm the turn, or
-//! `stop` the loop; a panic in a callback leaves through `run` and the loop
-//! stays usable.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -58,7 +30,35 @@ const UV_EEXIST: Error = Error::Uv {
     name: "EEXIST",
 };
 
-/// A deterministic loop in virtual time; see the [module docs](self).
+/// A deterministic loop in virtual time.
+///
+/// One iteration (`uv_run`'s loop body, in the classic order libuv
+/// documents in "Design overview"):
+///
+/// 1. timers: every timer due at the loop time runs, in (deadline, start
+///    order) order; a repeating one is rescheduled at `now + repeat` just
+///    before its callback runs (`uv_timer_again`);
+/// 2. idle/prepare: nothing (the armed turn is modelled as the idle+check
+///    pair: the idle half only keeps poll from blocking);
+/// 3. poll: the started watches whose fd is readable run, in an order drawn
+///    from the seeded RNG. Readiness is sampled once, before the first
+///    callback (as `epoll_wait` returns a batch): a callback may consume
+///    another fd's signal and that watch still runs, exactly as with libuv.
+///    When nothing is readable, poll "waits" as libuv computes it: not at all
+///    in `NoWait`, with the turn armed, with closes pending, after `stop`, or
+///    when a timer callback ran in this iteration; otherwise virtual time jumps to the next timer deadline, or, with no
+///    timer, a real loop would block forever for outside events and `run`
+///    returns instead (so the test can drive a peer and call `run` again);
+/// 4. check: the turn hook, once, if the turn is armed;
+/// 5. closing: callbacks of watches and timers dropped since the last
+///    closing phase are dropped here, never called again.
+///
+/// In `Once` mode the timers run once more at the end (libuv's forward
+/// progress rule for `UV_RUN_ONCE`). No callback is ever called while a
+/// borrow of the loop state is held, so callbacks may create, start, stop
+/// and drop any watch or timer (their own included), arm the turn, or
+/// `stop` the loop; a panic in a callback leaves through `run` and the loop
+/// stays usable.
 ///
 /// Cheap to clone (a clone is the same loop); not `Send`. Watches and timers
 /// do not keep it alive.
@@ -237,12 +237,22 @@ impl MockReactor {
 
     /// Started watches (each keeps the loop alive).
     pub fn active_watches(&self) -> usize {
-        self.st.borrow().watches.values().filter(|w| w.started).count()
+        self.st
+            .borrow()
+            .watches
+            .values()
+            .filter(|w| w.started)
+            .count()
     }
 
     /// Started timers (each keeps the loop alive).
     pub fn active_timers(&self) -> usize {
-        self.st.borrow().timers.values().filter(|t| t.active).count()
+        self.st
+            .borrow()
+            .timers
+            .values()
+            .filter(|t| t.active)
+            .count()
     }
 
     /// The earliest deadline of a started timer, in loop time.
@@ -283,7 +293,8 @@ impl MockReactor {
         }
     }
 
-    fn run_timers(&self) {
+    /// Runs the due timers; returns whether any callback ran.
+    fn run_timers(&self) -> bool {
         // Like uv__run_timers since libuv 1.46: first move every due timer to
         // a ready queue, then run them; a timer started with timeout 0 from a
         // timer callback waits for the next timer phase.
@@ -305,6 +316,7 @@ impl MockReactor {
             }
             due.into_iter().map(|(_, _, id)| id).collect()
         };
+        let mut ran = false;
         for id in ready {
             let fire = {
                 let mut st = self.st.borrow_mut();
@@ -326,12 +338,14 @@ impl MockReactor {
                 }
             };
             if fire {
+                ran = true;
                 self.call(Slot::Timer(id));
             }
         }
+        ran
     }
 
-    fn run_poll(&self, mode: RunMode) -> Step {
+    fn run_poll(&self, mode: RunMode, timers_ran: bool) -> Step {
         let (mut ready, dead) = {
             let st = self.st.borrow();
             let mut ready = Vec::new();
@@ -355,7 +369,11 @@ impl MockReactor {
         if ready.is_empty() {
             let mut st = self.st.borrow_mut();
             // uv_backend_timeout: zero unless the loop could really sleep.
+            // Also zero after a timer callback in this iteration, so that
+            // `Once` makes one step of progress, not two (libuv >= 1.45 runs
+            // timers after poll: `Once` with a due timer never waits).
             let may_block = mode != RunMode::NoWait
+                && !timers_ran
                 && !st.stop_flag
                 && !st.turn_armed
                 && st.closing.is_empty()
@@ -373,12 +391,7 @@ impl MockReactor {
         self.st.borrow_mut().rng.shuffle(&mut ready);
         for id in ready {
             // An earlier callback may have stopped or dropped this watch.
-            let started = self
-                .st
-                .borrow()
-                .watches
-                .get(&id)
-                .is_some_and(|w| w.started);
+            let started = self.st.borrow().watches.get(&id).is_some_and(|w| w.started);
             if started {
                 self.call(Slot::Watch(id));
             }
@@ -410,8 +423,8 @@ impl MockReactor {
 
     fn iterate(&self, mode: RunMode) -> Step {
         self.st.borrow_mut().iterations += 1;
-        self.run_timers();
-        if self.run_poll(mode) == Step::BlockedForever {
+        let timers_ran = self.run_timers();
+        if self.run_poll(mode, timers_ran) == Step::BlockedForever {
             // Blocking forever: check has nothing (the turn is disarmed) and
             // closing nothing (else poll would not have blocked).
             return Step::BlockedForever;
@@ -502,7 +515,7 @@ impl Reactor for MockReactor {
         })
     }
 
-    /// Runs iterations as described in the [module docs](self): `NoWait` and
+    /// Runs iterations as described on [`MockReactor`]: `NoWait` and
     /// `Once` run one, `Default` runs until the loop is not alive, `stop` is
     /// called, or it would block forever. `Err(Reentrant)` from inside one
     /// of this loop's callbacks.

@@ -83,6 +83,12 @@ impl MockSocket {
     pub fn probe(&self) -> MockProbe {
         MockProbe::new(self.model.clone())
     }
+
+    /// The model itself, for white-box tests.
+    #[cfg(test)]
+    pub(crate) fn with_model<R>(&self, f: impl FnOnce(&mut SocketModel) -> R) -> R {
+        f(&mut self.model.borrow_mut())
+    }
 }
 
 // Every method borrows the model only for its own duration and calls

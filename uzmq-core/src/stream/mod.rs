@@ -22,6 +22,8 @@ type ReadCb<R, S> = dyn FnMut(&StreamHandle<R, S>, Result<Multipart>);
 type WriteCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
 type CloseCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>)>;
 type ShutdownCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
+/// A cancelled write: its completion (if any) and the result it gets.
+type Cancelled<R, S> = (Option<WriteCb<R, S>>, Result<()>);
 
 /// Where a stream handle is in its life.
 enum Life<R: Reactor, S: Socket> {
@@ -44,7 +46,7 @@ struct State<R: Reactor, S: Socket> {
     queue: WriteQueue<WriteCb<R, S>>,
     /// Completions (and their results) the loop still has to run: queued
     /// writes cancelled by close.
-    cancelled: Vec<(Option<WriteCb<R, S>>, Result<()>)>,
+    cancelled: Vec<Cancelled<R, S>>,
     /// Frames of a message whose first frames came and the rest did not
     /// (libzmq delivers whole messages, so this stays empty in practice).
     partial: Multipart,
@@ -197,7 +199,11 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// Queues a multipart message; `cb` runs once, from the loop (or
     /// `flush`), when libzmq took it or it failed.
-    pub fn write_with<I, M>(&self, parts: I, cb: impl FnOnce(&Self, Result<()>) + 'static) -> Result<()>
+    pub fn write_with<I, M>(
+        &self,
+        parts: I,
+        cb: impl FnOnce(&Self, Result<()>) + 'static,
+    ) -> Result<()>
     where
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
@@ -268,7 +274,9 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
     fn handle(self: &Rc<Self>) -> StreamHandle<R, S> {
-        StreamHandle { inner: self.clone() }
+        StreamHandle {
+            inner: self.clone(),
+        }
     }
 
     fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {

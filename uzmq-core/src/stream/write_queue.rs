@@ -47,13 +47,19 @@ impl<C> WriteQueue<C> {
     }
 
     /// Queues one message; nothing is queued on `Err`.
-    pub(crate) fn push<I, M>(&mut self, parts: I, limit: Option<usize>, done: Option<C>) -> Result<()>
+    pub(crate) fn push<I, M>(
+        &mut self,
+        parts: I,
+        limit: Option<usize>,
+        done: Option<C>,
+    ) -> Result<()>
     where
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
     {
         let start = self.frames.len();
-        self.frames.extend(parts.into_iter().map(|m| (m.into(), true)));
+        self.frames
+            .extend(parts.into_iter().map(|m| (m.into(), true)));
         let refusal = if self.frames.len() == start {
             Some(Error::Zmq(zmq::Error::EINVAL))
         } else if limit.is_some_and(|n| self.completions.len() >= n) {

@@ -1,8 +1,9 @@
 //! The fd watch: a `uv_poll_t` for `UV_READABLE` only.
 //!
-//! libuv allows one poll handle per fd (a second `uv_poll_init` of a watched
-//! fd fails with `EEXIST`, two stopped ones would corrupt each other's
-//! registration once started): the core creates one watch per socket.
+//! libuv allows one poll handle per fd: a `uv_poll_init` of an fd another
+//! started handle watches fails with `EEXIST`, and of two handles of one fd
+//! initialised before either started, only the first would ever be called.
+//! The core creates one watch per socket.
 
 use std::ffi::c_int;
 
