@@ -16,6 +16,7 @@ mod callback_slot;
 mod error;
 mod event_loop;
 mod events;
+mod fd_watch;
 mod handle_base;
 mod poll;
 mod reactor;

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use crate::callback_slot::{Lent, Slot};
 use crate::event_loop::{EventLoop, LoopHandle};
+use crate::fd_watch::FdWatch;
 use crate::handle_base::{Base, Life};
-use crate::{Error, Events, RawTimer, Reactor, Result, Socket, Watch};
+use crate::{Error, Events, RawTimer, Reactor, Result, Socket};
 
 type PollCb<R, S> = dyn FnMut(&PollHandle<R, S>, Events, Option<Error>);
 type CloseCb<R, S> = Box<dyn FnOnce(&PollHandle<R, S>)>;
@@ -26,8 +27,7 @@ struct State<R: Reactor, S: Socket> {
     mask: Events,
     failed: Option<Error>,
     cb: Slot<PollCb<R, S>>,
-    watch: Option<R::Watch>,
-    watching: bool,
+    watch: Option<FdWatch<R::Watch>>,
     timeout: Option<Duration>,
     timer: Option<R::Timer>,
 }
@@ -77,7 +77,6 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
                 failed: None,
                 cb: Slot::default(),
                 watch: None,
-                watching: false,
                 timeout: None,
                 timer: None,
             }),
@@ -91,7 +90,7 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
                 }
             }),
         )?;
-        inner.st.borrow_mut().watch = Some(watch);
+        inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
         let me: Weak<dyn LoopHandle> = inner.me.clone();
         inner.base.register(me);
         Ok(PollHandle { inner })
@@ -259,27 +258,19 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// keep the handle alive while active, and with `recheck` look at the
     /// socket next iteration (events may be pending with no edge to come).
     fn changed(&self, recheck: bool) {
-        let (started, active) = {
+        let (started, watched, active) = {
             let mut st = self.st.borrow_mut();
             let started = self.is_active(&st) && st.life.is_open();
-            if started != st.watching {
-                if let Some(w) = st.watch.as_mut() {
-                    if started {
-                        st.watching = w.start().is_ok();
-                    } else {
-                        w.stop();
-                        st.watching = false;
-                    }
-                }
-            }
+            let watched = st.watch.as_mut().is_none_or(|w| w.set(started));
             if !started {
                 if let Some(timer) = st.timer.as_mut() {
                     timer.stop();
                 }
             }
-            (started, self.is_active(&st))
+            (started, watched, self.is_active(&st))
         };
-        if recheck && started {
+        if (recheck && started) || !watched {
+            // A refused watch start is reported from the turn.
             self.schedule();
         }
         let active = active || self.base.scheduled().get();
@@ -300,6 +291,15 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             st.mask
         };
         let h = self.handle();
+        let watch_error = self
+            .st
+            .borrow_mut()
+            .watch
+            .as_mut()
+            .and_then(FdWatch::take_error);
+        if let Some(e) = watch_error {
+            return self.fail(&h, e);
+        }
         let ready = match self.socket.events() {
             Ok(ev) => ev & mask,
             Err(e) => return self.fail(&h, e),
@@ -316,11 +316,13 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 let _ = timer.start(t, t);
             }
         }
+        // The callback may send or receive (consuming the edge), or leave
+        // the socket ready: look again next iteration either way, even if
+        // it panics.
+        let _again = ScheduleOnUnwind(self);
         if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
             (cb.get())(&h, ready, None);
         }
-        // The callback may have sent or received (consuming the edge), or
-        // left the socket ready: look again next iteration either way.
         self.changed(true);
     }
 
@@ -370,14 +372,28 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
                 return;
             };
-            st.watching = false;
-            (cb, st.watch.take(), st.timer.take())
+            (
+                cb,
+                st.watch.as_mut().and_then(FdWatch::close),
+                st.timer.take(),
+            )
         };
         drop((watch, timer));
         if let Some(cb) = cb {
             cb(&self.handle());
         }
         self.changed(false);
+    }
+}
+
+/// Queues the handle for another look if its callback panicked.
+struct ScheduleOnUnwind<'a, R: Reactor, S: Socket>(&'a Inner<R, S>);
+
+impl<R: Reactor, S: Socket> Drop for ScheduleOnUnwind<'_, R, S> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.schedule();
+        }
     }
 }
 
@@ -396,8 +412,8 @@ impl<R: Reactor, S: Socket> LoopHandle for Inner<R, S> {
             let mut st = self.st.borrow_mut();
             let life = std::mem::replace(&mut st.life, Life::Closed);
             st.started = false;
-            st.watching = false;
-            (life, st.cb.clear(), st.watch.take(), st.timer.take())
+            let watch = st.watch.as_mut().and_then(FdWatch::close);
+            (life, st.cb.clear(), watch, st.timer.take())
         };
         drop(dropped);
     }

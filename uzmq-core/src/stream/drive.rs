@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use super::{Inner, Life, StreamHandle};
 use crate::callback_slot::Lent;
+use crate::fd_watch::FdWatch;
 use crate::stream::write_queue::HeadSend;
 use crate::{Error, Events, Io, Multipart, Reactor, Result, Socket};
 
@@ -20,12 +21,20 @@ pub(super) enum Mode {
     Flush,
 }
 
-/// Restores the `driving` flag, also on unwind.
-struct Driving<'a>(&'a std::cell::Cell<bool>, bool);
+/// Restores the `driving` flag; on unwind (a callback panicked) also
+/// queues the handle for another look, since it stopped mid-step and may
+/// have left work in the socket that no edge will announce.
+struct Driving<'a, R: Reactor, S: Socket> {
+    inner: &'a Inner<R, S>,
+    was: bool,
+}
 
-impl Drop for Driving<'_> {
+impl<R: Reactor, S: Socket> Drop for Driving<'_, R, S> {
     fn drop(&mut self) {
-        self.0.set(self.1);
+        self.inner.driving.set(self.was);
+        if std::thread::panicking() {
+            self.inner.schedule();
+        }
     }
 }
 
@@ -39,7 +48,13 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             return 0;
         }
         let h = self.handle();
-        let _driving = Driving(&self.driving, self.driving.replace(true));
+        let driving = Driving {
+            inner: self,
+            was: self.driving.replace(true),
+        };
+        if let Some(e) = self.take_watch_error() {
+            self.fail(&h, e);
+        }
         let batch = self.st.borrow().read_batch;
         let (mut reads_left, mut writes_left) = (batch, batch);
         let mut count = 0;
@@ -64,10 +79,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 count += self.send_ready(&h, mode, &mut writes_left);
             }
             if ready.contains(Events::READABLE) {
-                count += self.recv_ready(&h, &mut reads_left);
+                count += self.recv_ready(&h, mode, &mut reads_left, &mut writes_left);
             }
         };
-        drop(_driving);
+        drop(driving);
         if capped {
             // More may be waiting, with no edge to come: next iteration.
             self.schedule();
@@ -75,6 +90,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         self.finish_shutdown_if_drained(&h);
         self.changed(false);
         count
+    }
+
+    fn take_watch_error(&self) -> Option<Error> {
+        self.st
+            .borrow_mut()
+            .watch
+            .as_mut()
+            .and_then(FdWatch::take_error)
     }
 
     /// The directions worth an events read now, and whether a batch cap
@@ -158,9 +181,17 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 
     /// Hands whole messages to the read callback until the socket has none,
-    /// reading stops, or the cap is hit. Stops early when the callback
-    /// queued a write, so replies go out before the next read (REQ/REP).
-    fn recv_ready(self: &Rc<Self>, h: &StreamHandle<R, S>, left: &mut usize) -> usize {
+    /// reading stops, or the cap is hit. What the callback writes goes out
+    /// before the next read, so a REP's reply precedes its next receive
+    /// (a send libzmq cannot take yet just stays queued: no events read is
+    /// needed to try, and the caller re-reads them before sleeping).
+    fn recv_ready(
+        self: &Rc<Self>,
+        h: &StreamHandle<R, S>,
+        mode: Mode,
+        left: &mut usize,
+        writes_left: &mut usize,
+    ) -> usize {
         let mut handed = 0;
         while *left > 0 {
             let queued = {
@@ -188,7 +219,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 (cb.get())(h, Ok(msg));
             }
             if self.st.borrow().queue.len() > queued {
-                break;
+                handed += self.send_ready(h, mode, writes_left);
             }
         }
         handed
@@ -258,9 +289,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let Life::ShuttingDown(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
                 return;
             };
-            st.watching = false;
             let queued: Vec<_> = st.queue.drain().collect();
-            (cb, queued, st.watch.take())
+            (cb, queued, st.watch.as_mut().and_then(FdWatch::close))
         };
         drop(watch);
         for done in queued.into_iter().flatten() {
@@ -278,8 +308,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
                 return;
             };
-            st.watching = false;
-            (std::mem::take(&mut st.cancelled), cb, st.watch.take())
+            let watch = st.watch.as_mut().and_then(FdWatch::close);
+            (std::mem::take(&mut st.cancelled), cb, watch)
         };
         drop(watch);
         let h = self.handle();

@@ -10,8 +10,9 @@ use std::rc::{Rc, Weak};
 
 use crate::callback_slot::Slot;
 use crate::event_loop::{EventLoop, LoopHandle};
+use crate::fd_watch::FdWatch;
 use crate::handle_base::Base;
-use crate::{Error, Multipart, Reactor, Result, Socket, Watch};
+use crate::{Error, Multipart, Reactor, Result, Socket};
 use write_queue::WriteQueue;
 
 /// Default [`StreamHandle::set_read_batch`]: messages handed over per loop
@@ -50,8 +51,7 @@ struct State<R: Reactor, S: Socket> {
     /// Frames of a message whose first frames came and the rest did not
     /// (libzmq delivers whole messages, so this stays empty in practice).
     partial: Multipart,
-    watch: Option<R::Watch>,
-    watching: bool,
+    watch: Option<FdWatch<R::Watch>>,
     read_batch: usize,
     queue_limit: Option<usize>,
 }
@@ -110,7 +110,6 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 cancelled: Vec::new(),
                 partial: Vec::new(),
                 watch: None,
-                watching: false,
                 read_batch: DEFAULT_READ_BATCH,
                 queue_limit: None,
             }),
@@ -125,7 +124,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 }
             }),
         )?;
-        inner.st.borrow_mut().watch = Some(watch);
+        inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
         let me: Weak<dyn LoopHandle> = inner.me.clone();
         inner.base.register(me);
         Ok(StreamHandle { inner })
@@ -350,24 +349,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// while active, and with `recheck` look at the socket next iteration,
     /// because events may be pending with no edge to come.
     fn changed(&self, recheck: bool) {
-        let (wants, active) = {
+        let (wants, watched, active) = {
             let mut st = self.st.borrow_mut();
             let wants = self.wants_watch(&st);
-            if wants != st.watching {
-                if let Some(w) = st.watch.as_mut() {
-                    if wants {
-                        // A failed start leaves the handle to the turn below,
-                        // which reads the socket and reports errors itself.
-                        st.watching = w.start().is_ok();
-                    } else {
-                        w.stop();
-                        st.watching = false;
-                    }
-                }
-            }
-            (wants, self.is_active(&st))
+            let watched = st.watch.as_mut().is_none_or(|w| w.set(wants));
+            (wants, watched, self.is_active(&st))
         };
-        if recheck && wants {
+        if (recheck && wants) || !watched {
+            // A refused watch start is reported from the turn.
             self.recheck();
         }
         let active = active || self.base.scheduled().get();
@@ -428,14 +417,13 @@ impl<R: Reactor, S: Socket> LoopHandle for Inner<R, S> {
             let mut st = self.st.borrow_mut();
             let life = std::mem::replace(&mut st.life, Life::Closed);
             st.reading = false;
-            st.watching = false;
             let queued: Vec<_> = st.queue.drain().collect();
             (
                 life,
                 st.read_cb.clear(),
                 queued,
                 std::mem::take(&mut st.cancelled),
-                st.watch.take(),
+                st.watch.as_mut().and_then(FdWatch::close),
             )
         };
         drop(dropped);
