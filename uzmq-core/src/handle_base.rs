@@ -72,6 +72,7 @@ impl<R: Reactor> Base<R> {
     pub(crate) fn loop_gone(&self) {
         self.kept.set(false);
         self.key.set(None);
+        self.scheduled.set(false);
     }
 }
 

@@ -249,8 +249,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     fn is_active(&self, st: &State<R, S>) -> bool {
         match st.life {
             Life::Open => st.started && st.failed.is_none(),
-            Life::Closing(_) => true,
-            Life::Closed => false,
+            // As `uv_is_active` after `uv_close`. The pending close is kept
+            // alive by the loop's turn queue.
+            Life::Closing(_) | Life::Closed => false,
         }
     }
 
@@ -258,23 +259,22 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// keep the handle alive while active, and with `recheck` look at the
     /// socket next iteration (events may be pending with no edge to come).
     fn changed(&self, recheck: bool) {
-        let (started, watched, active) = {
+        let (started, watched) = {
             let mut st = self.st.borrow_mut();
-            let started = self.is_active(&st) && st.life.is_open();
+            let started = self.is_active(&st);
             let watched = st.watch.as_mut().is_none_or(|w| w.set(started));
             if !started {
                 if let Some(timer) = st.timer.as_mut() {
                     timer.stop();
                 }
             }
-            (started, watched, self.is_active(&st))
+            (started, watched)
         };
         if (recheck && started) || !watched {
             // A refused watch start is reported from the turn.
             self.schedule();
         }
-        let active = active || self.base.scheduled().get();
-        self.base.set_active(active, || self.as_loop_handle());
+        self.base.set_active(started, || self.as_loop_handle());
     }
 
     /// The check phase: report what is ready now, level-triggered.
@@ -327,7 +327,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 
     fn timed_out(self: &Rc<Self>) {
-        if !self.is_active(&self.st.borrow()) || !self.st.borrow().life.is_open() {
+        if !self.is_active(&self.st.borrow()) {
             return;
         }
         let h = self.handle();

@@ -144,14 +144,14 @@ impl<R: Reactor> Inner<R> {
         let st = self.st.borrow();
         match st.life {
             Life::Open => st.raw.as_ref().is_some_and(|raw| raw.is_active()),
-            Life::Closing(_) => true,
-            Life::Closed => false,
+            // As `uv_is_active` after `uv_close`. The pending close is kept
+            // alive by the loop's turn queue.
+            Life::Closing(_) | Life::Closed => false,
         }
     }
 
     fn changed(&self) {
-        let active = self.is_active() || self.base.scheduled().get();
-        self.base.set_active(active, || self.as_loop_handle());
+        self.base.set_active(self.is_active(), || self.as_loop_handle());
     }
 
     fn fire(self: &Rc<Self>) {

@@ -339,10 +339,15 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
     }
 
+    /// API.md's rule: reading, or writes queued and not stopped, or
+    /// completion callbacks still to run, or shutting down.
     fn is_active(&self, st: &State<R, S>) -> bool {
         self.wants_watch(st)
-            || self.base.scheduled().get()
-            || matches!(st.life, Life::ShuttingDown(_) | Life::Closing(_))
+            || match st.life {
+                Life::ShuttingDown(_) => true,
+                Life::Closing(_) => st.cancelled.iter().any(|(done, _)| done.is_some()),
+                Life::Open | Life::Closed => false,
+            }
     }
 
     /// After any change: arm the fd watch to match, keep the handle alive
@@ -359,7 +364,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             // A refused watch start is reported from the turn.
             self.recheck();
         }
-        let active = active || self.base.scheduled().get();
+        // While queued for a turn the loop holds the handle anyway (which
+        // covers a close still to complete).
         self.base.set_active(active, || self.as_loop_handle());
     }
 
