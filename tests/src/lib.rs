@@ -1,1 +1,10 @@
 //! Shared helpers of the integration and property tests.
+
+pub mod mock_chaos;
+pub mod mock_harness;
+pub mod mock_poll;
+pub mod mock_stream;
+pub mod real;
+pub mod scenario;
+pub mod scenario_mock;
+pub mod scenario_real;

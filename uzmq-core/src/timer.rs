@@ -151,7 +151,8 @@ impl<R: Reactor> Inner<R> {
     }
 
     fn changed(&self) {
-        self.base.set_active(self.is_active(), || self.as_loop_handle());
+        self.base
+            .set_active(self.is_active(), || self.as_loop_handle());
     }
 
     fn fire(self: &Rc<Self>) {

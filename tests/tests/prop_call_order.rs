@@ -1,0 +1,388 @@
+//! Call-order tests with `mockall`: a stream handle (and a poll handle) on
+//! the mock loop over a socket whose every call is an expectation, to check
+//! the exact sequence of socket calls: after the last receive (the one that
+//! would block) and after a send, `ZMQ_EVENTS` is read again before the
+//! handle sleeps; a capped batch re-reads it next iteration; and with
+//! nothing to do, no socket call happens at all.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use mockall::Sequence;
+use tests::mock_harness::{Msg, new_loop, to_bytes};
+use uzmq_core::mock::{FakeFd, MockReactor};
+use uzmq_core::{Events, Io, PollHandle, RawFd, Result, RunMode, Socket, StreamHandle};
+
+/// The calls of [`uzmq_core::Socket`], as a trait `mockall` can mock.
+#[mockall::automock]
+pub trait SocketCalls {
+    /// `Socket::fd`.
+    fn fd(&self) -> Result<RawFd>;
+    /// `Socket::events`.
+    fn events(&self) -> Result<Events>;
+    /// `Socket::send_frame`.
+    fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>>;
+    /// `Socket::recv_frame`.
+    fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>>;
+    /// `Socket::can_send`.
+    fn can_send(&self) -> bool;
+    /// `Socket::can_recv`.
+    fn can_recv(&self) -> bool;
+}
+
+/// A [`Socket`] forwarding every call to the shared mock, which the test
+/// keeps to set expectations after the handle took the socket.
+struct Adapter(Rc<RefCell<MockSocketCalls>>);
+
+impl Socket for Adapter {
+    fn fd(&self) -> Result<RawFd> {
+        self.0.borrow().fd()
+    }
+    fn events(&self) -> Result<Events> {
+        self.0.borrow().events()
+    }
+    fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>> {
+        self.0.borrow().send_frame(frame, more)
+    }
+    fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>> {
+        self.0.borrow().recv_frame(frame)
+    }
+    fn can_send(&self) -> bool {
+        self.0.borrow().can_send()
+    }
+    fn can_recv(&self) -> bool {
+        self.0.borrow().can_recv()
+    }
+}
+
+type Stream = StreamHandle<MockReactor, Adapter>;
+type Poll = PollHandle<MockReactor, Adapter>;
+
+const R: Events = Events::READABLE;
+const W: Events = Events::WRITABLE;
+const NONE: Events = Events::empty();
+
+/// A mocked socket with a fake fd: `fd()` expected once (the handle asks
+/// for it when created); `can_send`/`can_recv` answer true whenever asked
+/// (the type is read once in the real backend: not a libzmq call).
+struct Rig {
+    fd: Rc<FakeFd>,
+    calls: Rc<RefCell<MockSocketCalls>>,
+    seq: Sequence,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let fd = Rc::new(FakeFd::new());
+        let mut calls = MockSocketCalls::new();
+        let n = fd.fd();
+        calls.expect_fd().times(1).returning(move || Ok(n));
+        calls.expect_can_send().returning(|| true);
+        calls.expect_can_recv().returning(|| true);
+        Rig {
+            fd,
+            calls: Rc::new(RefCell::new(calls)),
+            seq: Sequence::new(),
+        }
+    }
+
+    fn socket(&self) -> Adapter {
+        Adapter(self.calls.clone())
+    }
+
+    /// Next in sequence: one `events()` returning `ev`; like libzmq's, it
+    /// processes the mailbox and so consumes the fd's signal.
+    fn events(&mut self, ev: Events) {
+        let fd = self.fd.clone();
+        self.calls
+            .borrow_mut()
+            .expect_events()
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .returning_st(move || {
+                fd.set_readable(false);
+                Ok(ev)
+            });
+    }
+
+    /// Next in sequence: one `recv_frame()` handing over `data` (with
+    /// `more`), or would-block with `None`.
+    fn recv(&mut self, data: Option<(&'static str, bool)>) {
+        self.calls
+            .borrow_mut()
+            .expect_recv_frame()
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .returning(move |frame: &mut zmq::Message| match data {
+                Some((bytes, more)) => {
+                    *frame = zmq::Message::from(bytes);
+                    Ok(Io::Done(more))
+                }
+                None => Ok(Io::WouldBlock),
+            });
+    }
+
+    /// Next in sequence: one `send_frame()` of `data` with `more`, taken
+    /// (`true`) or refused with would-block.
+    fn send(&mut self, data: &'static str, more: bool, taken: bool) {
+        self.calls
+            .borrow_mut()
+            .expect_send_frame()
+            .withf(move |frame: &zmq::Message, m: &bool| {
+                &frame[..] == data.as_bytes() && *m == more
+            })
+            .times(1)
+            .in_sequence(&mut self.seq)
+            .returning(move |frame: &mut zmq::Message, _more: bool| {
+                if taken {
+                    *frame = zmq::Message::new();
+                    Ok(Io::Done(()))
+                } else {
+                    Ok(Io::WouldBlock)
+                }
+            });
+    }
+
+    /// Every expectation so far was met; from now on, any call is a failure
+    /// until new ones are set.
+    fn verify(&mut self) {
+        let mut calls = self.calls.borrow_mut();
+        calls.checkpoint();
+        calls.expect_can_send().returning(|| true);
+        calls.expect_can_recv().returning(|| true);
+        self.seq = Sequence::new();
+    }
+}
+
+/// A reading stream handle that has gone to sleep after its first look.
+fn sleeping_reader(
+    rig: &mut Rig,
+    lp: &uzmq_core::EventLoop<MockReactor>,
+) -> (Stream, Rc<RefCell<Vec<Msg>>>) {
+    let h = Stream::new(lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let read: Rc<RefCell<Vec<Msg>>> = Rc::default();
+    let log = read.clone();
+    h.start_read(move |_h: &Stream, m| log.borrow_mut().push(to_bytes(&m.expect("a message"))))
+        .expect("start_read");
+    // start_read looks at the socket once (events may be pending with no
+    // edge to come), finds nothing and sleeps.
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    (h, read)
+}
+
+#[test]
+fn with_nothing_to_do_no_socket_call_happens() {
+    let mut rig = Rig::new();
+    let lp = new_loop(1);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    // Stopped: nothing at all, even with the fd readable.
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.fd.set_readable(true);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.fd.set_readable(false);
+    rig.verify();
+
+    // Reading, after one look: asleep, no call while the fd stays quiet.
+    h.start_read(|_h: &Stream, _m| {}).expect("start_read");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for _ in 0..5 {
+        lp.run(RunMode::NoWait).expect("run");
+        lp.run(RunMode::Once).expect("run");
+    }
+    assert!(
+        !lp.reactor().turn_armed(),
+        "an idle handle keeps the turn armed"
+    );
+    rig.verify();
+
+    // A spurious signal: one events read, nothing else.
+    rig.fd.set_readable(true);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+
+    // Stopped again: nothing.
+    h.stop_read().expect("stop_read");
+    rig.fd.set_readable(true);
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+    assert_eq!(lp.reactor().active_watches(), 0);
+}
+
+#[test]
+fn events_are_read_again_after_the_last_recv_before_sleeping() {
+    let mut rig = Rig::new();
+    let lp = new_loop(2);
+    let (_h, read) = sleeping_reader(&mut rig, &lp);
+
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.recv(Some(("a", true)));
+    rig.recv(Some(("b", false)));
+    rig.recv(Some(("c", false)));
+    rig.recv(None);
+    // The would-block receive may have consumed an edge: look again.
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(
+        *read.borrow(),
+        vec![vec![b"a".to_vec(), b"b".to_vec()], vec![b"c".to_vec()]]
+    );
+    assert!(!lp.reactor().turn_armed());
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+}
+
+#[test]
+fn events_still_showing_pollin_after_recv_mean_more_receives() {
+    let mut rig = Rig::new();
+    let lp = new_loop(3);
+    let (_h, read) = sleeping_reader(&mut rig, &lp);
+
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    rig.recv(None);
+    // A message arrived meanwhile, silently (no edge): only events tell.
+    rig.events(R);
+    rig.recv(Some(("b", false)));
+    rig.recv(None);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(
+        *read.borrow(),
+        vec![vec![b"a".to_vec()], vec![b"b".to_vec()]]
+    );
+}
+
+#[test]
+fn a_capped_batch_reads_events_first_next_iteration() {
+    let mut rig = Rig::new();
+    let lp = new_loop(4);
+    let (h, read) = sleeping_reader(&mut rig, &lp);
+    h.set_read_batch(1);
+
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(
+        lp.reactor().turn_armed(),
+        "a capped handle must come back next iteration"
+    );
+
+    rig.events(R);
+    rig.recv(Some(("b", false)));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(!lp.reactor().turn_armed());
+    assert_eq!(read.borrow().len(), 2);
+}
+
+#[test]
+fn events_are_read_again_after_a_send_before_sleeping() {
+    let mut rig = Rig::new();
+    let lp = new_loop(5);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+
+    let done = Rc::new(RefCell::new(Vec::new()));
+    let log = done.clone();
+    h.write_with(["x", "y"], move |_h: &Stream, r| log.borrow_mut().push(r))
+        .expect("write");
+    rig.events(W);
+    rig.send("x", true, true);
+    rig.send("y", false, true);
+    // The send may have consumed an edge: look again before sleeping.
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*done.borrow(), vec![Ok(())]);
+    assert_eq!(h.write_queue_size(), 0);
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+}
+
+#[test]
+fn a_refused_send_stays_queued_and_events_are_read_again() {
+    let mut rig = Rig::new();
+    let lp = new_loop(6);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+
+    let done = Rc::new(RefCell::new(Vec::new()));
+    let log = done.clone();
+    h.write_with(["x"], move |_h: &Stream, r| log.borrow_mut().push(r))
+        .expect("write");
+    rig.events(W);
+    rig.send("x", false, false);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(h.write_queue_size(), 1, "EAGAIN keeps the message queued");
+    assert!(done.borrow().is_empty());
+
+    // The peer reads: an edge. The same message goes, then a last look.
+    rig.fd.set_readable(true);
+    rig.events(W);
+    rig.send("x", false, true);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*done.borrow(), vec![Ok(())]);
+}
+
+#[test]
+fn an_idle_poll_handle_makes_no_socket_call() {
+    let mut rig = Rig::new();
+    let lp = new_loop(7);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let log = calls.clone();
+    h.start(R, move |_h: &Poll, ev, err| {
+        log.borrow_mut().push((ev, err))
+    })
+    .expect("start");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for _ in 0..5 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+
+    // Ready: called, and level-triggered, looked at again next iteration.
+    rig.fd.set_readable(true);
+    rig.events(R);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*calls.borrow(), vec![(R, None)]);
+    assert!(!lp.reactor().turn_armed());
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+}
