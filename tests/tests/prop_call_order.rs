@@ -371,15 +371,33 @@ fn an_idle_poll_handle_makes_no_socket_call() {
     }
     rig.verify();
 
-    // Ready: called, and level-triggered, looked at again next iteration.
+    // Ready: called, then looked at again right after the callback (which
+    // may have received, consuming the edge): not ready any more, so it
+    // sleeps on the fd with no further turn.
     rig.fd.set_readable(true);
     rig.events(R);
-    lp.run(RunMode::NoWait).expect("run");
-    rig.verify();
     rig.events(NONE);
     lp.run(RunMode::NoWait).expect("run");
     rig.verify();
     assert_eq!(*calls.borrow(), vec![(R, None)]);
+    assert!(!lp.reactor().turn_armed());
+
+    // Still ready after the callback: level-triggered, called again in the
+    // next iteration (not in this one), then asleep once not ready.
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.events(R);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(
+        lp.reactor().turn_armed(),
+        "a still-ready handle must come back"
+    );
+    rig.events(R);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*calls.borrow(), vec![(R, None), (R, None), (R, None)]);
     assert!(!lp.reactor().turn_armed());
     for _ in 0..3 {
         lp.run(RunMode::NoWait).expect("run");

@@ -35,6 +35,8 @@ struct State<R: Reactor, S: Socket> {
 struct Inner<R: Reactor, S: Socket> {
     me: Weak<Inner<R, S>>,
     base: Base<R>,
+    /// Set while the callback runs from the drive.
+    in_callback: Cell<bool>,
     socket: S,
     st: RefCell<State<R, S>>,
 }
@@ -69,6 +71,7 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
         let inner = Rc::new_cyclic(|me: &Weak<Inner<R, S>>| Inner {
             me: me.clone(),
             base: Base::new(lp),
+            in_callback: Cell::new(false),
             socket,
             st: RefCell::new(State {
                 life: Life::Open,
@@ -99,7 +102,7 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     /// The socket. Anything done with it may consume the fd's edge, so a
     /// started handle also re-reads `ZMQ_EVENTS` next iteration.
     pub fn socket(&self) -> &S {
-        if self.inner.st.borrow().started {
+        if self.inner.st.borrow().started && !self.inner.in_callback.get() {
             self.inner.schedule();
         }
         &self.inner.socket
@@ -291,6 +294,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             st.mask
         };
         let h = self.handle();
+        self.report_ready(&h, mask);
+    }
+
+    /// Reads `ZMQ_EVENTS` and calls back with what is ready, then reads
+    /// them again: still ready, it comes back next iteration (level-
+    /// triggered, once per iteration); not ready, that read was the last
+    /// socket call and the handle sleeps on the fd.
+    fn report_ready(self: &Rc<Self>, h: &PollHandle<R, S>, mask: Events) {
         let watch_error = self
             .st
             .borrow_mut()
@@ -298,11 +309,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             .as_mut()
             .and_then(FdWatch::take_error);
         if let Some(e) = watch_error {
-            return self.fail(&h, e);
+            return self.fail(h, e);
         }
         let ready = match self.socket.events() {
             Ok(ev) => ev & mask,
-            Err(e) => return self.fail(&h, e),
+            Err(e) => return self.fail(h, e),
         };
         if ready.is_empty() {
             // This events read was the last socket call: sleep on the fd.
@@ -317,13 +328,25 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
         }
         // The callback may send or receive (consuming the edge), or leave
-        // the socket ready: look again next iteration either way, even if
-        // it panics.
-        let _again = ScheduleOnUnwind(self);
+        // the socket ready: look again below, or next iteration if it panics.
+        let in_callback = InCallback::enter(self);
         if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
-            (cb.get())(&h, ready, None);
+            (cb.get())(h, ready, None);
         }
-        self.changed(true);
+        drop(in_callback);
+        let mask = {
+            let st = self.st.borrow();
+            if !self.is_active(&st) {
+                drop(st);
+                return self.changed(false);
+            }
+            st.mask
+        };
+        match self.socket.events() {
+            Ok(ev) if (ev & mask).is_empty() => self.changed(false),
+            Ok(_) => self.changed(true),
+            Err(e) => self.fail(h, e),
+        }
     }
 
     fn timed_out(self: &Rc<Self>) {
@@ -386,11 +409,21 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 }
 
-/// Queues the handle for another look if its callback panicked.
-struct ScheduleOnUnwind<'a, R: Reactor, S: Socket>(&'a Inner<R, S>);
+/// Marks the handle's callback as running: `socket()` then needs no
+/// re-check of its own (the drive reads `ZMQ_EVENTS` right after). If the
+/// callback panics, queues the handle for another look instead.
+struct InCallback<'a, R: Reactor, S: Socket>(&'a Inner<R, S>);
 
-impl<R: Reactor, S: Socket> Drop for ScheduleOnUnwind<'_, R, S> {
+impl<'a, R: Reactor, S: Socket> InCallback<'a, R, S> {
+    fn enter(inner: &'a Inner<R, S>) -> Self {
+        inner.in_callback.set(true);
+        InCallback(inner)
+    }
+}
+
+impl<R: Reactor, S: Socket> Drop for InCallback<'_, R, S> {
     fn drop(&mut self) {
+        self.0.in_callback.set(false);
         if std::thread::panicking() {
             self.0.schedule();
         }
