@@ -1,11 +1,29 @@
-//! `cargo xtask bench [--quick]`: checks the prerequisites, then runs the `uzmq-bench` binary in release mode with the given arguments.
+//! `cargo xtask bench [--quick] [options]`: checks the prerequisites, builds
+//! every binary of the `uzmq-bench` package in release mode (the driver runs
+//! `uzmq-peer`, `raw-peer` and `uzmq-counterpart` as child processes), then
+//! runs the `uzmq-bench` driver with the given arguments. The report lands
+//! in `target/bench/` (`report.md`, `report.json`, `ratios.svg`).
+//!
+//! `cargo xtask bench --micro [-- <criterion args>]` runs the criterion
+//! micro-benchmarks instead (`cargo bench -p uzmq-bench`).
 
 use crate::cmd::{self, Result};
 use crate::{demo, prereq};
 
-/// The `bench` command; its arguments (such as `--quick`) are passed on to `uzmq-bench`.
+/// The `bench` command; its arguments (such as `--quick`) are passed on to
+/// the `uzmq-bench` driver, or with `--micro` to criterion.
 pub fn run(args: &[String]) -> Result {
     prereq::ensure()?;
+    if args.first().is_some_and(|a| a == "--micro") {
+        let mut command = cmd::cargo();
+        command.args(["bench", "--package", "uzmq-bench"]);
+        let rest = demo::forwarded(&args[1..]);
+        if !rest.is_empty() {
+            command.arg("--").args(rest);
+        }
+        return cmd::run(&mut command);
+    }
+    cmd::run(cmd::cargo().args(["build", "--release", "--package", "uzmq-bench", "--bins"]))?;
     let mut command = cmd::cargo();
     command
         .args([

@@ -1,0 +1,751 @@
+//! `uzmq-bench`, the driver behind `cargo xtask bench [--quick]`: runs every
+//! workload for uzmq (both handles) and for the raw libzmq baseline in the
+//! same run, alternating their order, several repetitions each; shows
+//! progress on stderr; prints the table of medians and ratios to raw; and
+//! writes `report.md`, `report.json` and `ratios.svg` under `target/bench/`.
+//!
+//! ```text
+//! uzmq-bench [--quick] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll]
+//!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S]
+//! ```
+//!
+//! Each measurement is a pair of processes, `uzmq-peer` (or `raw-peer`),
+//! which binds, and `uzmq-counterpart`, which connects, on a port found
+//! free just before (see [`child`]). Each has a deadline; a child still
+//! running then is killed and the measurement counts as failed. Before each
+//! measurement the driver waits (up to `--quiet-wait-s`, 3 s) for other
+//! load on the machine to calm down, and records how busy it was
+//! ([`quiet`]); the report counts the measurements that began busy.
+
+pub mod child;
+pub mod quiet;
+pub mod report;
+
+use std::env;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::args::Args;
+use crate::json::Value;
+use crate::stats;
+use child::{Pair, Spec};
+
+/// One of the three things measured in each cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `raw-peer`: blocking libzmq, no loop (the ceiling).
+    Raw,
+    /// `uzmq-peer --handle stream`: the `Zmq` handle.
+    Stream,
+    /// `uzmq-peer --handle poll`: the `ZmqPoll` handle.
+    Poll,
+}
+
+impl Variant {
+    /// All variants, in table order.
+    pub const ALL: [Variant; 3] = [Variant::Raw, Variant::Stream, Variant::Poll];
+
+    /// `raw`, `stream`, `poll`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Raw => "raw",
+            Variant::Stream => "stream",
+            Variant::Poll => "poll",
+        }
+    }
+
+    /// The column title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Variant::Raw => "raw libzmq",
+            Variant::Stream => "uzmq Zmq",
+            Variant::Poll => "uzmq ZmqPoll",
+        }
+    }
+}
+
+/// The workloads of DESIGN.md "Performance".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Receive throughput (PULL through uzmq).
+    W1,
+    /// Send throughput (PUSH through uzmq), measured at the receiver.
+    W2,
+    /// Round-trip latency (REP echo through uzmq).
+    W3,
+    /// Idle CPU.
+    W4,
+    /// No loss: W1 with 200,000 x 64 B and high-water marks of 1,000.
+    W5,
+}
+
+impl Workload {
+    /// `w1` ... `w5`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::W1 => "w1",
+            Workload::W2 => "w2",
+            Workload::W3 => "w3",
+            Workload::W4 => "w4",
+            Workload::W5 => "w5",
+        }
+    }
+}
+
+/// One cell of the plan: a workload with its sizes, run for every variant.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Short id, like `w1-64`.
+    pub id: String,
+    /// The workload.
+    pub workload: Workload,
+    /// Message size in bytes (64 for W3).
+    pub size: usize,
+    /// Messages (W1, W2, W5) or round trips (W3); 0 for W4.
+    pub n: u64,
+    /// High-water mark on both ends (W1, W2, W5).
+    pub hwm: i32,
+    /// W3 round trips left out of the statistics.
+    pub warmup: u64,
+    /// W4 idle seconds.
+    pub idle_s: f64,
+    /// Repetitions per variant.
+    pub reps: usize,
+    /// Timeout passed to the children, seconds.
+    pub timeout_s: f64,
+}
+
+/// What the driver was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The short plan (about a minute).
+    pub quick: bool,
+    /// Repetitions override.
+    pub reps: Option<usize>,
+    /// Only these workloads (`w1` ... `w5`); empty is all.
+    pub only: Vec<String>,
+    /// Only these variants; empty is all.
+    pub variants: Vec<Variant>,
+    /// Where the report goes.
+    pub out: PathBuf,
+    /// Where `uzmq-peer`, `raw-peer` and `uzmq-counterpart` are.
+    pub bin_dir: PathBuf,
+    /// High-water mark of W1/W2 (W5 is always 1,000).
+    pub hwm: i32,
+    /// Timeout of each child, seconds (default: 30 quick, 60 full; the
+    /// driver kills a child 5 s after it).
+    pub timeout_s: Option<f64>,
+    /// Before each measurement, wait up to this long for other load on
+    /// the machine to drop below [`quiet::QUIET`].
+    pub quiet_wait: Duration,
+}
+
+/// The measurements of one variant in one cell.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    /// Metrics of each successful repetition.
+    pub runs: Vec<Vec<(String, f64)>>,
+    /// Why each failed repetition failed.
+    pub failures: Vec<String>,
+}
+
+impl Samples {
+    /// `metric` of the successful repetition of round `rep`.
+    pub fn in_round(&self, rep: usize, metric: &str) -> Option<f64> {
+        let run = self
+            .runs
+            .iter()
+            .find(|run| run.iter().any(|(k, v)| k == "rep" && *v as usize == rep))?;
+        run.iter().find(|(k, _)| k == metric).map(|(_, v)| *v)
+    }
+
+    /// The median of `metric` over the successful repetitions.
+    pub fn median(&self, metric: &str) -> Option<f64> {
+        let values: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|run| run.iter().find(|(k, _)| k == metric).map(|(_, v)| *v))
+            .collect();
+        stats::median(&values)
+    }
+}
+
+/// Everything measured: the plan and, per cell and variant, the samples.
+#[derive(Debug, Clone)]
+pub struct Results {
+    /// The options of the run.
+    pub options: Options,
+    /// The cells with their samples, in `Variant::ALL` order.
+    pub cells: Vec<(Cell, Vec<(Variant, Samples)>)>,
+    /// When the run started (Unix seconds).
+    pub started_unix: u64,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+impl Results {
+    /// The samples of `variant` in the cell `id`.
+    pub fn samples(&self, id: &str, variant: Variant) -> Option<&Samples> {
+        self.cells
+            .iter()
+            .find(|(cell, _)| cell.id == id)?
+            .1
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, s)| s)
+    }
+}
+
+/// Runs the `uzmq-bench` command line.
+pub fn main() -> ExitCode {
+    match run(env::args().skip(1)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("uzmq-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
+    let options = parse_options(words)?;
+    for program in ["uzmq-peer", "raw-peer", "uzmq-counterpart"] {
+        let path = options.bin_dir.join(program);
+        if !path.is_file() {
+            return Err(format!(
+                "{} not found: build the package first (cargo build --release -p uzmq-bench --bins)",
+                path.display()
+            ));
+        }
+    }
+    fs::create_dir_all(&options.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    let log_path = options.out.join("children.log");
+    let log = File::create(&log_path)
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+
+    let cells = plan(&options);
+    let variants: Vec<Variant> = if options.variants.is_empty() {
+        Variant::ALL.to_vec()
+    } else {
+        options.variants.clone()
+    };
+    let total: usize = cells.iter().map(|c| c.reps * variants.len()).sum();
+    eprintln!(
+        "uzmq-bench: {} run ({} measurements; children's stderr in {})",
+        if options.quick { "quick" } else { "full" },
+        total,
+        log_path.display()
+    );
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let started = Instant::now();
+    let mut done = 0;
+    let mut measured = Vec::new();
+    for cell in cells {
+        let mut samples: Vec<(Variant, Samples)> =
+            variants.iter().map(|v| (*v, Samples::default())).collect();
+        for rep in 0..cell.reps {
+            // Rotate the order every repetition: each variant runs first,
+            // second and third in turn, so drift over time hits all alike.
+            let mut order = variants.clone();
+            let len = order.len();
+            order.rotate_left(rep % len);
+            for variant in order {
+                done += 1;
+                let background = quiet::wait_quiet(options.quiet_wait);
+                let t0 = Instant::now();
+                let mut outcome = measure(&options, &cell, variant, &log);
+                let took = t0.elapsed().as_secs_f64();
+                let mut line = match &outcome {
+                    Ok(metrics) => headline(cell.workload, metrics),
+                    Err(problem) => format!("FAILED: {problem}"),
+                };
+                if let Ok(metrics) = outcome.as_mut() {
+                    // The round, so that variants can be compared pairwise.
+                    metrics.push(("rep".into(), rep as f64));
+                }
+                if let Some(busy) = background {
+                    if let Ok(metrics) = outcome.as_mut() {
+                        metrics.push(("background_busy".into(), busy));
+                    }
+                    if busy >= quiet::QUIET {
+                        line.push_str(&format!("  [machine {:.0}% busy before]", busy * 100.0));
+                    }
+                }
+                eprintln!(
+                    "[{done:>3}/{total}] {:<7} {:<6} rep {}/{}  {line}  ({took:.1} s)",
+                    cell.id,
+                    variant.name(),
+                    rep + 1,
+                    cell.reps
+                );
+                let slot = &mut samples.iter_mut().find(|(v, _)| *v == variant).unwrap().1;
+                match outcome {
+                    Ok(metrics) => slot.runs.push(metrics),
+                    Err(problem) => slot.failures.push(problem),
+                }
+            }
+        }
+        measured.push((cell, samples));
+    }
+    let results = Results {
+        options: options.clone(),
+        cells: measured,
+        started_unix,
+        duration: started.elapsed(),
+    };
+    let rows = report::rows(&results);
+    println!("{}", report::text_table(&rows));
+    println!("{}", report::paired_text(&rows));
+    println!("other load: {}", report::background_summary(&results));
+    let md = options.out.join("report.md");
+    let json = options.out.join("report.json");
+    let svg = options.out.join("ratios.svg");
+    write(&md, &report::markdown(&results, &rows))?;
+    write(&json, &format!("{}\n", report::json(&results, &rows)))?;
+    write(&svg, &report::svg(&results, &rows))?;
+    eprintln!(
+        "uzmq-bench: done in {:.0} s; wrote {}, {} and {}",
+        results.duration.as_secs_f64(),
+        md.display(),
+        json.display(),
+        svg.display()
+    );
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut args = Args::parse(words)?;
+    if let Some(command) = &args.command {
+        return Err(format!(
+            "unexpected argument `{command}` (options: --quick, --reps N, --only w1,w2, --variants raw,stream,poll, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
+        ));
+    }
+    let exe_dir = env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    // target/release/uzmq-bench -> target/bench
+    let default_out = exe_dir
+        .parent()
+        .map_or_else(|| PathBuf::from("bench"), |target| target.join("bench"));
+    let quick = args.flag("quick")?;
+    let reps = args.take_opt::<usize>("reps")?.map(|r| r.max(1));
+    let only = args
+        .take_opt::<String>("only")?
+        .map(|s| s.split(',').map(|w| w.trim().to_lowercase()).collect())
+        .unwrap_or_default();
+    let variants = match args.take_opt::<String>("variants")? {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                Variant::ALL
+                    .into_iter()
+                    .find(|v| v.name() == name.trim())
+                    .ok_or_else(|| format!("--variants: unknown `{name}`"))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let out = args.take_or("out", default_out)?;
+    let bin_dir = args.take_or("bin-dir", exe_dir)?;
+    let hwm = args.take_or("hwm", crate::peer::DEFAULT_HWM)?;
+    let quiet_wait = crate::secs(args.take_or("quiet-wait-s", 3.0)?);
+    let timeout_s = args.take_opt::<f64>("timeout-s")?.map(|t| t.max(0.1));
+    args.finish()?;
+    Ok(Options {
+        quick,
+        reps,
+        only,
+        variants,
+        out,
+        bin_dir,
+        hwm,
+        timeout_s,
+        quiet_wait,
+    })
+}
+
+/// The cells to run: sizes chosen so that a full run takes a few minutes
+/// and `--quick` about a minute on a 2-core machine.
+pub fn plan(options: &Options) -> Vec<Cell> {
+    let q = options.quick;
+    let reps = |full: usize, quick: usize| options.reps.unwrap_or(if q { quick } else { full });
+    let timeout_s = options.timeout_s.unwrap_or(if q { 30.0 } else { 60.0 });
+    let flow = |workload: Workload, size: usize, full_n: u64, quick_n: u64| Cell {
+        id: format!(
+            "{}-{}",
+            workload.name(),
+            if size >= 1024 {
+                format!("{}k", size / 1024)
+            } else {
+                size.to_string()
+            }
+        ),
+        workload,
+        size,
+        n: if q { quick_n } else { full_n },
+        hwm: options.hwm,
+        warmup: 0,
+        idle_s: 0.0,
+        reps: reps(5, 3),
+        timeout_s,
+    };
+    let cells = vec![
+        flow(Workload::W1, 64, 4_000_000, 1_000_000),
+        flow(Workload::W1, 1024, 1_000_000, 300_000),
+        flow(Workload::W2, 64, 3_000_000, 1_000_000),
+        flow(Workload::W2, 1024, 600_000, 300_000),
+        Cell {
+            id: "w3-64".into(),
+            workload: Workload::W3,
+            size: 64,
+            // Round-trip times differ by up to 25 % from one pair of
+            // processes to the next (where the scheduler puts the four
+            // threads on two cores), more than the effect measured: many
+            // short repetitions give a steadier median than a few long ones.
+            n: if q { 5_000 } else { 10_000 },
+            hwm: options.hwm,
+            warmup: 500,
+            idle_s: 0.0,
+            reps: reps(11, 5),
+            timeout_s,
+        },
+        Cell {
+            id: "w4".into(),
+            workload: Workload::W4,
+            size: 0,
+            n: 0,
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: if q { 2.0 } else { 3.0 },
+            reps: reps(3, 1),
+            timeout_s,
+        },
+        Cell {
+            id: "w5-64".into(),
+            workload: Workload::W5,
+            size: 64,
+            n: 200_000,
+            hwm: 1000,
+            warmup: 0,
+            idle_s: 0.0,
+            reps: reps(3, 1),
+            timeout_s,
+        },
+    ];
+    cells
+        .into_iter()
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.workload.name()))
+        .collect()
+}
+
+fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
+    let program = options.bin_dir.join(match variant {
+        Variant::Raw => "raw-peer",
+        Variant::Stream | Variant::Poll => "uzmq-peer",
+    });
+    let t = cell.timeout_s.to_string();
+    let mut args: Vec<String> = match cell.workload {
+        Workload::W1 | Workload::W5 | Workload::W2 => {
+            let command = if cell.workload == Workload::W2 {
+                "w2"
+            } else {
+                "w1"
+            };
+            vec![
+                command.into(),
+                "--n".into(),
+                cell.n.to_string(),
+                "--size".into(),
+                cell.size.to_string(),
+                "--hwm".into(),
+                cell.hwm.to_string(),
+                "--timeout-s".into(),
+                t,
+            ]
+        }
+        Workload::W3 => vec![
+            "w3".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
+        Workload::W4 => vec!["w4".into(), "--idle-s".into(), cell.idle_s.to_string()],
+    };
+    if variant != Variant::Raw {
+        args.extend(["--handle".into(), variant.name().into()]);
+    }
+    Spec {
+        program,
+        args,
+        timeout: Duration::from_secs_f64(cell.timeout_s + cell.idle_s + 5.0),
+    }
+}
+
+fn counterpart_spec(options: &Options, cell: &Cell) -> Spec {
+    let t = cell.timeout_s.to_string();
+    let args: Vec<String> = match cell.workload {
+        Workload::W1 | Workload::W5 => vec![
+            "w1".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--size".into(),
+            cell.size.to_string(),
+            "--hwm".into(),
+            cell.hwm.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
+        Workload::W2 => vec![
+            "w2".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--hwm".into(),
+            cell.hwm.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
+        Workload::W3 => vec![
+            "w3".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--size".into(),
+            cell.size.to_string(),
+            "--warmup".into(),
+            cell.warmup.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
+        Workload::W4 => vec![
+            "w4".into(),
+            "--idle-s".into(),
+            (cell.idle_s + 30.0).to_string(),
+        ],
+    };
+    Spec {
+        program: options.bin_dir.join("uzmq-counterpart"),
+        args,
+        timeout: Duration::from_secs_f64(cell.timeout_s + cell.idle_s + 8.0),
+    }
+}
+
+/// Runs one measurement and extracts its metrics, or says why it failed.
+fn measure(
+    options: &Options,
+    cell: &Cell,
+    variant: Variant,
+    log: &File,
+) -> Result<Vec<(String, f64)>, String> {
+    use std::io::Write;
+    let peer = peer_spec(options, cell, variant);
+    let counterpart = counterpart_spec(options, cell);
+    let _ = writeln!(
+        &*log,
+        "=== driver: {} {} : {} {} | {} {}",
+        cell.id,
+        variant.name(),
+        peer.program.display(),
+        peer.args.join(" "),
+        counterpart.program.display(),
+        counterpart.args.join(" ")
+    );
+    let Pair { peer, counterpart } = child::run_pair(
+        &peer,
+        Some(&counterpart),
+        Duration::from_secs(10),
+        cell.workload == Workload::W4,
+        log,
+    );
+    let counterpart = counterpart.ok_or("the counterpart did not run")?;
+    let pj = peer.json.as_ref();
+    let cj = counterpart.json.as_ref();
+    let need = |ended: &child::Ended, who: &str| -> Result<(), String> {
+        if ended.ok() {
+            Ok(())
+        } else {
+            Err(format!("{who}: {}", ended.problem))
+        }
+    };
+    let num = |json: Option<&Value>, key: &str, who: &str| -> Result<f64, String> {
+        json.and_then(|j| j.num(key))
+            .ok_or_else(|| format!("{who}: no `{key}` in its JSON"))
+    };
+    let metrics = match cell.workload {
+        Workload::W1 => {
+            need(&peer, "peer")?;
+            need(&counterpart, "counterpart")?;
+            let rate = num(pj, "msgs_per_s", "peer")?;
+            vec![
+                ("msgs_per_s".into(), rate),
+                ("mib_per_s".into(), rate * cell.size as f64 / 1_048_576.0),
+            ]
+        }
+        Workload::W2 => {
+            need(&peer, "peer")?;
+            need(&counterpart, "counterpart")?;
+            let rate = num(cj, "msgs_per_s", "counterpart")?;
+            vec![
+                ("msgs_per_s".into(), rate),
+                ("mib_per_s".into(), rate * cell.size as f64 / 1_048_576.0),
+                ("accepted_s".into(), num(pj, "accepted_s", "peer")?),
+            ]
+        }
+        Workload::W3 => {
+            need(&peer, "peer")?;
+            need(&counterpart, "counterpart")?;
+            vec![
+                ("mean_us".into(), num(cj, "mean_us", "counterpart")?),
+                ("p50_us".into(), num(cj, "p50_us", "counterpart")?),
+                ("p99_us".into(), num(cj, "p99_us", "counterpart")?),
+            ]
+        }
+        Workload::W4 => {
+            need(&peer, "peer")?;
+            let cpu = num(pj, "cpu_s", "peer")?;
+            let wall = num(pj, "wall_s", "peer")?;
+            vec![
+                ("cpu_ms".into(), cpu * 1e3),
+                ("cpu_ms_per_3s".into(), cpu * 1e3 * 3.0 / wall.max(1e-9)),
+                ("wall_s".into(), wall),
+            ]
+        }
+        Workload::W5 => {
+            // A timed-out peer still reports what it received: that is the
+            // measurement (less than 1), not a failure of the harness.
+            let received =
+                num(pj, "received", "peer").map_err(|e| format!("{e} ({})", peer.problem))?;
+            let sent = cj.and_then(|j| j.num("sent")).unwrap_or(cell.n as f64);
+            let mut m = vec![
+                ("received_over_sent".into(), received / sent.max(1.0)),
+                ("received".into(), received),
+                ("sent".into(), sent),
+            ];
+            if let Some(rate) = pj.and_then(|j| j.num("msgs_per_s")) {
+                m.push(("msgs_per_s".into(), rate));
+            }
+            m
+        }
+    };
+    Ok(metrics)
+}
+
+/// The one-line summary of a measurement, for the progress line.
+fn headline(workload: Workload, metrics: &[(String, f64)]) -> String {
+    let get = |k: &str| {
+        metrics
+            .iter()
+            .find(|(m, _)| m == k)
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
+    match workload {
+        Workload::W1 | Workload::W2 => format!(
+            "{} msg/s, {:.0} MiB/s",
+            report::si(get("msgs_per_s")),
+            get("mib_per_s")
+        ),
+        Workload::W3 => format!(
+            "mean {:.1} us, p50 {:.1} us, p99 {:.1} us",
+            get("mean_us"),
+            get("p50_us"),
+            get("p99_us")
+        ),
+        Workload::W4 => format!(
+            "{:.3} ms CPU in {:.2} s ({:.3} ms per 3 s)",
+            get("cpu_ms"),
+            get("wall_s"),
+            get("cpu_ms_per_3s")
+        ),
+        Workload::W5 => format!(
+            "received/sent {:.6} ({} of {})",
+            get("received_over_sent"),
+            get("received"),
+            get("sent")
+        ),
+    }
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(quick: bool) -> Options {
+        Options {
+            quick,
+            reps: None,
+            only: Vec::new(),
+            variants: Vec::new(),
+            out: PathBuf::from("out"),
+            bin_dir: PathBuf::from("bin"),
+            hwm: 1000,
+            timeout_s: None,
+            quiet_wait: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn plans_cover_every_workload_and_filter() {
+        let full = plan(&options(false));
+        for w in ["w1", "w2", "w3", "w4", "w5"] {
+            assert!(full.iter().any(|c| c.workload.name() == w), "{w}");
+        }
+        let w5 = full.iter().find(|c| c.workload == Workload::W5).unwrap();
+        assert_eq!((w5.n, w5.size, w5.hwm), (200_000, 64, 1000));
+        let mut only = options(true);
+        only.only = vec!["w3".into()];
+        let cells = plan(&only);
+        assert_eq!(cells.len(), 1);
+        assert_eq!(cells[0].reps, 5);
+    }
+
+    #[test]
+    fn specs_follow_the_contract() {
+        let o = options(false);
+        let cell = &plan(&o)[0];
+        let spec = peer_spec(&o, cell, Variant::Poll);
+        assert!(spec.program.ends_with("uzmq-peer"));
+        assert_eq!(spec.args[0], "w1");
+        assert!(spec.args.windows(2).any(|w| w == ["--handle", "poll"]));
+        let raw = peer_spec(&o, cell, Variant::Raw);
+        assert!(raw.program.ends_with("raw-peer"));
+        assert!(!raw.args.iter().any(|a| a == "--handle"));
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+}

@@ -1,0 +1,877 @@
+//! The report: rows of medians with their ratio to raw libzmq and the
+//! target, as a terminal table, `report.md`, `report.json`, and a
+//! hand-written SVG bar plot of the ratios with the 0.90 target line.
+
+use std::fmt::Write as _;
+use std::fs;
+
+use super::{Cell, Results, Variant, Workload, utc};
+use crate::json::Value;
+
+/// What a row's figure is held to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Goal {
+    /// uzmq / raw must be at least this (throughput).
+    RatioAtLeast(f64),
+    /// uzmq / raw must be at most this (latency).
+    RatioAtMost(f64),
+    /// uzmq / raw shown, no target.
+    RatioInfo,
+    /// The value itself must be below this (W4, ms of CPU).
+    Below(f64),
+    /// The value itself must be exactly this (W5).
+    Exactly(f64),
+}
+
+impl Goal {
+    /// The target as text.
+    pub fn describe(self) -> String {
+        match self {
+            Goal::RatioAtLeast(t) => format!("ratio >= {t:.2}"),
+            Goal::RatioAtMost(t) => format!("ratio <= {t:.2}"),
+            Goal::RatioInfo => "-".into(),
+            Goal::Below(t) => format!("< {t} ms"),
+            Goal::Exactly(t) => format!("= {t}"),
+        }
+    }
+}
+
+/// One line of the table: a metric of a cell, the median of each variant.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The cell id (`w1-64`).
+    pub cell: String,
+    /// What the row shows.
+    pub label: String,
+    /// Short label for the plot.
+    pub short: String,
+    /// The metric key in the samples.
+    pub metric: &'static str,
+    /// Its unit.
+    pub unit: &'static str,
+    /// The target.
+    pub goal: Goal,
+    /// The median per variant (`None`: no successful repetition).
+    pub medians: Vec<(Variant, Option<f64>)>,
+    /// Successful and total repetitions per variant.
+    pub counts: Vec<(Variant, usize, usize)>,
+    /// Per variant, the median over rounds of variant / raw within the
+    /// same round (the runs were adjacent in time, so slow drift of the
+    /// machine cancels out); `None` without a common successful round.
+    pub paired: Vec<(Variant, Option<f64>)>,
+}
+
+impl Row {
+    /// The median of `variant`.
+    pub fn median(&self, variant: Variant) -> Option<f64> {
+        self.medians
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .and_then(|(_, m)| *m)
+    }
+
+    /// `variant` / raw.
+    pub fn ratio(&self, variant: Variant) -> Option<f64> {
+        let raw = self.median(Variant::Raw)?;
+        let value = self.median(variant)?;
+        (raw != 0.0).then(|| value / raw)
+    }
+
+    /// The paired ratio of `variant` (see [`Row::paired`]).
+    pub fn paired_ratio(&self, variant: Variant) -> Option<f64> {
+        self.paired
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .and_then(|(_, r)| *r)
+    }
+
+    /// Whether `variant` meets the goal (`None` when unknown or no goal).
+    pub fn met(&self, variant: Variant) -> Option<bool> {
+        match self.goal {
+            Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| r >= t),
+            Goal::RatioAtMost(t) => self.ratio(variant).map(|r| r <= t),
+            Goal::RatioInfo => None,
+            Goal::Below(t) => self.median(variant).map(|v| v < t),
+            Goal::Exactly(t) => self.median(variant).map(|v| v == t),
+        }
+    }
+
+    /// What the plot shows for `variant` (higher is better) and its target:
+    /// the ratio for throughput, raw/uzmq for latency, the value for W5.
+    pub fn plotted(&self, variant: Variant) -> Option<(f64, f64)> {
+        match self.goal {
+            Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| (r, t)),
+            Goal::RatioAtMost(t) => self.ratio(variant).map(|r| (1.0 / r, 1.0 / t)),
+            Goal::Exactly(t) => self.median(variant).map(|v| (v, t)),
+            Goal::RatioInfo | Goal::Below(_) => None,
+        }
+    }
+}
+
+fn size_text(size: usize) -> String {
+    if size >= 1024 && size % 1024 == 0 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// The median over rounds of `samples`' `metric` / raw's in the same round.
+fn paired_ratio(
+    cell: &Cell,
+    all: &[(Variant, super::Samples)],
+    samples: &super::Samples,
+    metric: &str,
+) -> Option<f64> {
+    let raw = &all.iter().find(|(v, _)| *v == Variant::Raw)?.1;
+    let ratios: Vec<f64> = (0..cell.reps)
+        .filter_map(|rep| {
+            let r = raw.in_round(rep, metric)?;
+            let x = samples.in_round(rep, metric)?;
+            (r != 0.0).then(|| x / r)
+        })
+        .collect();
+    crate::stats::median(&ratios)
+}
+
+/// The rows of the table, in plan order.
+pub fn rows(results: &Results) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (cell, samples) in &results.cells {
+        let make = |label: String, short: String, metric: &'static str, unit, goal| Row {
+            cell: cell.id.clone(),
+            label,
+            short,
+            metric,
+            unit,
+            goal,
+            medians: samples
+                .iter()
+                .map(|(v, s)| (*v, s.median(metric)))
+                .collect(),
+            counts: samples
+                .iter()
+                .map(|(v, s)| (*v, s.runs.len(), s.runs.len() + s.failures.len()))
+                .collect(),
+            paired: samples
+                .iter()
+                .map(|(v, s)| (*v, paired_ratio(cell, samples, s, metric)))
+                .collect(),
+        };
+        let size = size_text(cell.size);
+        match cell.workload {
+            Workload::W1 => rows.push(make(
+                format!("W1 receive {size} (n={})", cell.n),
+                format!("W1 {size}"),
+                "msgs_per_s",
+                "msg/s",
+                Goal::RatioAtLeast(0.90),
+            )),
+            Workload::W2 => rows.push(make(
+                format!("W2 send {size} (n={})", cell.n),
+                format!("W2 {size}"),
+                "msgs_per_s",
+                "msg/s",
+                Goal::RatioAtLeast(0.90),
+            )),
+            Workload::W3 => {
+                rows.push(make(
+                    format!("W3 echo {size} mean (r={})", cell.n),
+                    "W3 mean".into(),
+                    "mean_us",
+                    "us",
+                    Goal::RatioAtMost(1.05),
+                ));
+                rows.push(make(
+                    "W3 echo p50".into(),
+                    "W3 p50".into(),
+                    "p50_us",
+                    "us",
+                    Goal::RatioInfo,
+                ));
+                rows.push(make(
+                    "W3 echo p99".into(),
+                    "W3 p99".into(),
+                    "p99_us",
+                    "us",
+                    Goal::RatioInfo,
+                ));
+            }
+            Workload::W4 => rows.push(make(
+                format!("W4 idle CPU per 3 s (idle {} s)", cell.idle_s),
+                "W4".into(),
+                "cpu_ms_per_3s",
+                "ms",
+                Goal::Below(1.0),
+            )),
+            Workload::W5 => rows.push(make(
+                format!("W5 received/sent ({} x {size}, HWM {})", cell.n, cell.hwm),
+                "W5 recv/sent".into(),
+                "received_over_sent",
+                "",
+                Goal::Exactly(1.0),
+            )),
+        }
+    }
+    rows
+}
+
+/// A sample for the list of repetitions: whole numbers as they are,
+/// large ones with an SI suffix, others with three decimals.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1e4 {
+        si(x)
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// A number with an SI suffix: `1.23 M`.
+pub fn si(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let (v, suffix) = if x.abs() >= 1e9 {
+        (x / 1e9, " G")
+    } else if x.abs() >= 1e6 {
+        (x / 1e6, " M")
+    } else if x.abs() >= 1e3 {
+        (x / 1e3, " k")
+    } else {
+        (x, "")
+    };
+    format!("{v:.3}{suffix}")
+}
+
+fn value_text(row: &Row, value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return "FAILED".into();
+    };
+    match row.unit {
+        "msg/s" => format!("{} msg/s", si(v)),
+        "us" => format!("{v:.1} us"),
+        "ms" => format!("{v:.3} ms"),
+        _ => format!("{v:.6}"),
+    }
+}
+
+fn with_failures(row: &Row, variant: Variant, text: String) -> String {
+    match row.counts.iter().find(|(v, _, _)| *v == variant) {
+        Some((_, ok, total)) if ok < total => format!("{text} [{ok}/{total} ok]"),
+        _ => text,
+    }
+}
+
+fn verdict_text(row: &Row, variant: Variant) -> String {
+    let mark = match row.met(variant) {
+        Some(true) => " ok",
+        Some(false) => " MISS",
+        None => "",
+    };
+    match row.goal {
+        Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::RatioInfo => {
+            match row.ratio(variant) {
+                Some(r) => format!("{r:.3}{mark}"),
+                None => "-".into(),
+            }
+        }
+        Goal::Below(_) | Goal::Exactly(_) => mark.trim().to_string(),
+    }
+}
+
+/// The variants present in the rows, in table order.
+fn variants(rows: &[Row]) -> Vec<Variant> {
+    Variant::ALL
+        .into_iter()
+        .filter(|v| rows.iter().any(|r| r.medians.iter().any(|(x, _)| x == v)))
+        .collect()
+}
+
+/// The table as cells: a header and one line per row.
+fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
+    let vs = variants(rows);
+    let mut header = vec!["workload".to_string()];
+    for v in &vs {
+        header.push(v.title().to_string());
+        if *v != Variant::Raw {
+            header.push("vs raw".into());
+        }
+    }
+    header.push("target".into());
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let mut line = vec![row.label.clone()];
+            for v in &vs {
+                line.push(with_failures(row, *v, value_text(row, row.median(*v))));
+                if *v != Variant::Raw {
+                    line.push(verdict_text(row, *v));
+                }
+            }
+            line.push(row.goal.describe());
+            line
+        })
+        .collect();
+    (header, lines)
+}
+
+/// The table for the terminal, columns aligned.
+pub fn text_table(rows: &[Row]) -> String {
+    let (header, lines) = grid(rows);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let fmt_line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = String::new();
+    out.push_str(&fmt_line(&header));
+    out.push('\n');
+    out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+    out.push('\n');
+    for line in &lines {
+        out.push_str(&fmt_line(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// The paired ratios (see [`Row::paired`]) as lines for the terminal.
+pub fn paired_text(rows: &[Row]) -> String {
+    let mut out = String::from("paired ratios (median of uzmq/raw within each round):\n");
+    for row in rows
+        .iter()
+        .filter(|r| matches!(r.goal, Goal::RatioAtLeast(_) | Goal::RatioAtMost(_)))
+    {
+        let cell = |v| {
+            row.paired_ratio(v)
+                .map_or("-".to_string(), |r| format!("{r:.3}"))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<40} Zmq {}  ZmqPoll {}",
+            row.label,
+            cell(Variant::Stream),
+            cell(Variant::Poll)
+        );
+    }
+    out
+}
+
+/// The table in Markdown.
+pub fn markdown_table(rows: &[Row]) -> String {
+    let (header, lines) = grid(rows);
+    let mut out = String::new();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}",
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i == 0 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
+    for line in lines {
+        let _ = writeln!(out, "| {} |", line.join(" | "));
+    }
+    out
+}
+
+/// Facts about this machine for the report.
+pub fn machine() -> Vec<(&'static str, String)> {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".into(), |k| k.trim().to_string());
+    let (a, b, c) = zmq::version();
+    // The workspace this binary was built from: xtask/bench/../..
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let commit = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map_or_else(
+            || "unknown".into(),
+            |out| String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        );
+    vec![
+        ("cpus", cpus.to_string()),
+        ("cpu_model", model),
+        ("kernel", kernel),
+        ("libzmq", format!("{a}.{b}.{c}")),
+        ("uzmq", env!("CARGO_PKG_VERSION").to_string()),
+        ("commit", commit),
+    ]
+}
+
+fn cell_json(cell: &Cell) -> Value {
+    Value::object()
+        .with("id", cell.id.as_str())
+        .with("workload", cell.workload.name())
+        .with("size", cell.size)
+        .with("n", cell.n)
+        .with("hwm", cell.hwm)
+        .with("warmup", cell.warmup)
+        .with("idle_s", cell.idle_s)
+        .with("reps", cell.reps)
+}
+
+/// How busy the machine was before the measurements, from their
+/// `background_busy` figures.
+pub fn background_summary(results: &Results) -> String {
+    let busy: Vec<f64> = results
+        .cells
+        .iter()
+        .flat_map(|(_, samples)| samples.iter())
+        .flat_map(|(_, s)| s.runs.iter())
+        .filter_map(|run| {
+            run.iter()
+                .find(|(k, _)| k == "background_busy")
+                .map(|(_, v)| *v)
+        })
+        .collect();
+    if busy.is_empty() {
+        return "not measured".into();
+    }
+    let noisy = busy.iter().filter(|b| **b >= super::quiet::QUIET).count();
+    format!(
+        "{noisy} of {} measurements began with the machine {:.0}% or more busy with something else (median {:.0}%, max {:.0}%)",
+        busy.len(),
+        super::quiet::QUIET * 100.0,
+        crate::stats::median(&busy).unwrap_or(0.0) * 100.0,
+        busy.iter().copied().fold(0.0, f64::max) * 100.0
+    )
+}
+
+/// The whole run as JSON: machine, plan, every sample, and the rows.
+pub fn json(results: &Results, rows: &[Row]) -> Value {
+    let machine = machine()
+        .into_iter()
+        .fold(Value::object(), |o, (k, v)| o.with(k, v));
+    let cells: Vec<Value> = results
+        .cells
+        .iter()
+        .map(|(cell, samples)| {
+            let variants = samples.iter().fold(Value::object(), |o, (v, s)| {
+                let runs: Vec<Value> = s
+                    .runs
+                    .iter()
+                    .map(|run| run.iter().fold(Value::object(), |o, (k, x)| o.with(k, *x)))
+                    .collect();
+                o.with(
+                    v.name(),
+                    Value::object()
+                        .with("runs", runs)
+                        .with("failures", s.failures.clone()),
+                )
+            });
+            cell_json(cell).with("variants", variants)
+        })
+        .collect();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let mut o = Value::object()
+                .with("cell", row.cell.as_str())
+                .with("label", row.label.as_str())
+                .with("metric", row.metric)
+                .with("unit", row.unit)
+                .with("target", row.goal.describe());
+            for (v, m) in &row.medians {
+                o = o.with(&format!("{}_median", v.name()), *m);
+                if *v != Variant::Raw {
+                    o = o
+                        .with(&format!("{}_ratio", v.name()), row.ratio(*v))
+                        .with(&format!("{}_paired_ratio", v.name()), row.paired_ratio(*v))
+                        .with(&format!("{}_met", v.name()), row.met(*v));
+                }
+            }
+            o
+        })
+        .collect();
+    Value::object()
+        .with("generated_by", "uzmq-bench")
+        .with(
+            "mode",
+            if results.options.quick {
+                "quick"
+            } else {
+                "full"
+            },
+        )
+        .with("started", utc(results.started_unix))
+        .with("duration_s", results.duration.as_secs_f64())
+        .with("machine", machine)
+        .with("other_load", background_summary(results))
+        .with("cells", cells)
+        .with("rows", rows)
+}
+
+/// `report.md`: what ran where, the table, the targets, every sample and
+/// every failure.
+pub fn markdown(results: &Results, rows: &[Row]) -> String {
+    let mut md = String::new();
+    let mode = if results.options.quick {
+        "quick"
+    } else {
+        "full"
+    };
+    let _ = writeln!(md, "# uzmq benchmark report ({mode} run)\n");
+    let _ = writeln!(
+        md,
+        "Started {}, took {:.0} s. Every figure is the median over the repetitions; \"vs raw\" is uzmq / raw libzmq in the same run. ![ratios](ratios.svg)\n",
+        utc(results.started_unix),
+        results.duration.as_secs_f64()
+    );
+    for (k, v) in machine() {
+        let _ = writeln!(md, "- {k}: {v}");
+    }
+    let _ = writeln!(md, "- other load: {}", background_summary(results));
+    let _ = writeln!(md);
+    md.push_str(&markdown_table(rows));
+    let _ = writeln!(
+        md,
+        "\nPaired ratios (median over rounds of uzmq / raw measured in the same round, one right after the other; less sensitive to slow drift of the machine than the ratio of medians above):\n"
+    );
+    let _ = writeln!(md, "| workload | uzmq Zmq | uzmq ZmqPoll |");
+    let _ = writeln!(md, "|---|---:|---:|");
+    for row in rows
+        .iter()
+        .filter(|r| !matches!(r.goal, Goal::Below(_) | Goal::Exactly(_)))
+    {
+        let cell = |v| {
+            row.paired_ratio(v)
+                .map_or("-".to_string(), |r| format!("{r:.3}"))
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            row.label,
+            cell(Variant::Stream),
+            cell(Variant::Poll)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nTargets (issue 4): W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1. \
+         W1 is timed by the uzmq side from its first to its last message, W2 by the receiving counterpart; W3 round trips are timed by the blocking REQ counterpart.\n"
+    );
+    let _ = writeln!(md, "## Plan\n");
+    let _ = writeln!(md, "| cell | workload | size | n | HWM | reps |");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
+    for (cell, _) in &results.cells {
+        let n = match cell.workload {
+            Workload::W4 => format!("{} s idle", cell.idle_s),
+            Workload::W3 => format!("{} (+{} warm-up incl.)", cell.n, cell.warmup),
+            _ => cell.n.to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {n} | {} | {} |",
+            cell.id,
+            cell.workload.name(),
+            cell.size,
+            cell.hwm,
+            cell.reps
+        );
+    }
+    let _ = writeln!(md, "\n## Every repetition\n");
+    for (cell, samples) in &results.cells {
+        for (v, s) in samples {
+            let runs: Vec<String> = s
+                .runs
+                .iter()
+                .map(|run| {
+                    run.iter()
+                        .map(|(k, x)| format!("{k}={}", number(*x)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            let _ = writeln!(md, "- {} {}: {}", cell.id, v.name(), runs.join("; "));
+            for f in &s.failures {
+                let _ = writeln!(md, "  - FAILED: {f}");
+            }
+        }
+    }
+    md
+}
+
+/// The plot: per row with a target, a bar per uzmq variant (higher is
+/// better), the dashed 0.90 target line, and each row's own target where
+/// it differs.
+pub fn svg(results: &Results, rows: &[Row]) -> String {
+    let vs: Vec<Variant> = variants(rows)
+        .into_iter()
+        .filter(|v| *v != Variant::Raw)
+        .collect();
+    let groups: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            vs.iter().any(|v| r.plotted(*v).is_some())
+                || matches!(
+                    r.goal,
+                    Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::Exactly(_)
+                )
+        })
+        .collect();
+    let colors = ["#4c72b0", "#dd8452", "#55a868"];
+    let (left, right, top, bottom) = (60.0, 20.0, 50.0, 80.0);
+    let group_w = 40.0 + 36.0 * vs.len().max(1) as f64;
+    let width = left + right + group_w * groups.len().max(1) as f64;
+    let height = 420.0;
+    let plot_h = height - top - bottom;
+    let max_value = groups
+        .iter()
+        .flat_map(|r| vs.iter().filter_map(|v| r.plotted(*v).map(|(x, _)| x)))
+        .fold(1.2_f64, f64::max)
+        .min(3.0);
+    let y_max = (max_value * 10.0).ceil() / 10.0;
+    let y = |v: f64| top + plot_h * (1.0 - (v.clamp(0.0, y_max) / y_max));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let mode = if results.options.quick {
+        "quick"
+    } else {
+        "full"
+    };
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="20" font-size="15" font-weight="bold">uzmq vs raw libzmq ({mode} run, medians; higher is better)</text>"#
+    );
+    // Grid and axis.
+    let mut tick = 0.0;
+    while tick <= y_max + 1e-9 {
+        let ty = y(tick);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{tick:.1}</text>"##,
+            width - right,
+            left - 6.0,
+            ty + 4.0
+        );
+        tick += 0.2;
+    }
+    let _ = writeln!(
+        s,
+        r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="#333"/>"##,
+        top + plot_h
+    );
+    // Bars.
+    for (gi, row) in groups.iter().enumerate() {
+        let gx = left + group_w * gi as f64;
+        for (vi, v) in vs.iter().enumerate() {
+            let bx = gx + 20.0 + 36.0 * vi as f64;
+            match row.plotted(*v) {
+                Some((value, _)) => {
+                    let by = y(value);
+                    let _ = writeln!(
+                        s,
+                        r#"<rect x="{bx:.1}" y="{by:.1}" width="30" height="{:.1}" fill="{}"><title>{} {}: {value:.3}</title></rect>"#,
+                        top + plot_h - by,
+                        colors[vi % colors.len()],
+                        row.label,
+                        v.title()
+                    );
+                    let _ = writeln!(
+                        s,
+                        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10">{value:.2}</text>"#,
+                        bx + 15.0,
+                        by - 3.0
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10" fill="#c00">n/a</text>"##,
+                        bx + 15.0,
+                        top + plot_h - 4.0
+                    );
+                }
+            }
+        }
+        // This row's own target, when it is not the 0.90 line.
+        let target = match row.goal {
+            Goal::RatioAtLeast(t) | Goal::Exactly(t) => t,
+            Goal::RatioAtMost(t) => 1.0 / t,
+            _ => 0.9,
+        };
+        if (target - 0.9).abs() > 1e-9 {
+            let ty = y(target);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{:.1}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c00" stroke-width="2" stroke-dasharray="2,2"/>"##,
+                gx + 14.0,
+                gx + group_w - 14.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            gx + group_w / 2.0,
+            top + plot_h + 16.0,
+            row.short
+        );
+    }
+    // The 0.90 target line.
+    let ty = y(0.9);
+    let _ = writeln!(
+        s,
+        r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c00" stroke-width="1.5" stroke-dasharray="6,4"/><text x="{:.1}" y="{:.1}" fill="#c00" font-size="11">target 0.90</text>"##,
+        width - right,
+        left + 4.0,
+        ty + 13.0
+    );
+    // Legend and notes.
+    let ly = height - 38.0;
+    for (vi, v) in vs.iter().enumerate() {
+        let lx = left + 150.0 * vi as f64;
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
+            ly - 10.0,
+            colors[vi % colors.len()],
+            lx + 16.0,
+            v.title()
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{left}" y="{:.1}" font-size="10" fill="#555">W1/W2: uzmq msg/s / raw msg/s; W3: raw mean / uzmq mean (target 1/1.05 = 0.95); W5: received / sent (target 1)</text>"##,
+        height - 12.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{Options, Samples};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn results() -> Results {
+        let options = Options {
+            quick: true,
+            reps: None,
+            only: Vec::new(),
+            variants: Vec::new(),
+            out: PathBuf::from("o"),
+            bin_dir: PathBuf::from("b"),
+            hwm: 1000,
+            timeout_s: None,
+            quiet_wait: Duration::ZERO,
+        };
+        let cells = super::super::plan(&options)
+            .into_iter()
+            .map(|cell| {
+                let samples = Variant::ALL
+                    .into_iter()
+                    .map(|v| {
+                        let x = match v {
+                            Variant::Raw => 100.0,
+                            Variant::Stream => 95.0,
+                            Variant::Poll => 50.0,
+                        };
+                        let run: Vec<(String, f64)> =
+                            ["msgs_per_s", "mean_us", "p50_us", "p99_us", "cpu_ms_per_3s"]
+                                .iter()
+                                .map(|k| (k.to_string(), x))
+                                .chain([
+                                    ("received_over_sent".to_string(), 1.0),
+                                    ("rep".to_string(), 0.0),
+                                ])
+                                .collect();
+                        let mut s = Samples::default();
+                        s.runs.push(run);
+                        if v == Variant::Poll {
+                            s.failures.push("boom".into());
+                        }
+                        (v, s)
+                    })
+                    .collect();
+                (cell, samples)
+            })
+            .collect();
+        Results {
+            options,
+            cells,
+            started_unix: 0,
+            duration: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn rows_ratios_and_verdicts() {
+        let r = results();
+        let rows = rows(&r);
+        let w1 = &rows[0];
+        assert_eq!(w1.ratio(Variant::Stream), Some(0.95));
+        assert_eq!(w1.met(Variant::Stream), Some(true));
+        assert_eq!(w1.met(Variant::Poll), Some(false));
+        assert_eq!(w1.paired_ratio(Variant::Stream), Some(0.95));
+        let w3 = rows.iter().find(|r| r.metric == "mean_us").unwrap();
+        assert_eq!(w3.met(Variant::Stream), Some(true)); // 0.95 <= 1.05
+        let w5 = rows
+            .iter()
+            .find(|r| r.metric == "received_over_sent")
+            .unwrap();
+        assert_eq!(w5.met(Variant::Poll), Some(true));
+        let table = text_table(&rows);
+        assert!(table.contains("0.950 ok"), "{table}");
+        assert!(table.contains("[1/2 ok]"), "{table}");
+        assert!(paired_text(&rows).contains("Zmq 0.950"));
+        let md = markdown(&r, &rows);
+        assert!(md.contains("| workload |"));
+        assert!(md.contains("FAILED: boom"));
+        let j = json(&r, &rows).to_string();
+        assert!(Value::parse(&j).is_ok());
+        let svg = svg(&r, &rows);
+        assert!(svg.starts_with("<svg") && svg.contains("target 0.90"));
+    }
+
+    #[test]
+    fn si_suffixes() {
+        assert_eq!(si(1_234_567.0), "1.235 M");
+        assert_eq!(si(12.0), "12.000");
+        assert_eq!(si(f64::NAN), "-");
+    }
+}

@@ -1,0 +1,498 @@
+//! The `uzmq-peer` command-line contract (issue 4, "Build" item 1), for
+//! uzmq ([`uzmq_side`]) and for the raw libzmq baseline ([`raw`]).
+//!
+//! ```text
+//! uzmq-peer info                                            -> {"name":"uzmq","speed":"fast","desc":"..."}
+//! uzmq-peer w1 --port P --n N --size S --hwm H --timeout-s T -> {"workload":"w1","received":n,"bytes":b,"elapsed_s":t,"msgs_per_s":(n-1)/t}
+//! uzmq-peer w2 --port P --n N --size S --hwm H --timeout-s T -> {"workload":"w2","sent":n}
+//! uzmq-peer w3 --port P --n N --timeout-s T                  -> {"workload":"w3","served":n}
+//! uzmq-peer w4 --port P --idle-s I [--settle-s 0.5]         -> {"workload":"w4","cpu_s":c,"wall_s":w}
+//! common options: --handle poll|stream (default stream), --impl uzmq|raw
+//! ```
+//!
+//! The measured side always binds `tcp://127.0.0.1:P`. Exactly one JSON line
+//! goes to stdout per call (the fields above first, then `impl`, `handle`,
+//! `complete` and workload extras); everything else goes to stderr. Exit
+//! status: 0 when the workload completed, 1 when it failed or timed out (the
+//! JSON then has `"complete":false` and, on failure, `"error"`), 2 on a usage
+//! error, 3 when the port was already in use (so a driver picks another).
+
+pub mod raw;
+pub mod uzmq_side;
+
+use std::env;
+use std::fmt;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::args::Args;
+use crate::json::Value;
+use crate::secs;
+
+/// Which implementation runs the measured side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    /// Through uzmq's handles on a libuv loop.
+    Uzmq,
+    /// Plain blocking libzmq calls, no loop: the ceiling.
+    Raw,
+}
+
+impl Impl {
+    /// `uzmq` or `raw`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Uzmq => "uzmq",
+            Impl::Raw => "raw",
+        }
+    }
+}
+
+/// Which uzmq handle the measured side uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleKind {
+    /// `Zmq`: `start_read` / `write`.
+    Stream,
+    /// `ZmqPoll`: recv/send with `DONTWAIT` from the poll callback.
+    Poll,
+}
+
+impl HandleKind {
+    /// `stream` or `poll`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HandleKind::Stream => "stream",
+            HandleKind::Poll => "poll",
+        }
+    }
+}
+
+/// Parameters of W1 (receive) and W2 (send).
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    /// Messages to move.
+    pub n: u64,
+    /// Bytes per message.
+    pub size: usize,
+    /// `ZMQ_RCVHWM` (W1) or `ZMQ_SNDHWM` (W2).
+    pub hwm: i32,
+    /// Give up after this long (the JSON then says `"complete":false`).
+    pub timeout: Duration,
+}
+
+/// Parameters of W3 (REP echo).
+#[derive(Debug, Clone)]
+pub struct Echo {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    /// Requests to serve.
+    pub n: u64,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// Parameters of W4 (idle CPU).
+#[derive(Debug, Clone)]
+pub struct Idle {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    /// How long the loop runs with no traffic, measured.
+    pub idle: Duration,
+    /// How long it runs before the measured window (start-up, the
+    /// counterpart's connection).
+    pub settle: Duration,
+}
+
+/// What a workload run produced: the JSON fields after `workload`, and
+/// whether it did all it was asked.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Fields of the JSON line (an object).
+    pub json: Value,
+    /// The whole job was done before the timeout, with no error.
+    pub complete: bool,
+}
+
+/// Why a workload could not run.
+#[derive(Debug)]
+pub enum Failure {
+    /// `bind` found the port taken (the driver retries on another).
+    PortInUse(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::PortInUse(m) | Failure::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<zmq::Error> for Failure {
+    fn from(e: zmq::Error) -> Failure {
+        Failure::Other(format!("zmq: {e}"))
+    }
+}
+
+impl From<uzmq::Error> for Failure {
+    fn from(e: uzmq::Error) -> Failure {
+        Failure::Other(format!("uzmq: {e}"))
+    }
+}
+
+/// W2's messages, made before the measured window by every variant alike
+/// (uzmq's `Zmq` must have them all queued before its loop runs), so that
+/// the window measures the send path only, not allocation and copying.
+#[derive(Debug)]
+pub struct Prepared {
+    payload: Vec<u8>,
+    /// In reverse order: the next message to send is the last.
+    msgs: Vec<zmq::Message>,
+    total: u64,
+}
+
+impl Prepared {
+    /// `n` messages of `size` bytes.
+    pub fn new(n: u64, size: usize) -> Prepared {
+        let payload = vec![0xa5u8; size];
+        let msgs = (0..n).map(|_| zmq::Message::from(&payload[..])).collect();
+        Prepared {
+            payload,
+            msgs,
+            total: n,
+        }
+    }
+
+    /// All messages, in sending order, for queueing them at once.
+    pub fn take_all(self) -> Vec<zmq::Message> {
+        let mut msgs = self.msgs;
+        msgs.reverse();
+        msgs
+    }
+
+    /// Messages sent so far.
+    pub fn sent(&self) -> u64 {
+        self.total - self.msgs.len() as u64
+    }
+
+    /// Whether every message was sent.
+    pub fn done(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
+    /// Sends the next message with `flags`. `Ok(false)` on `EAGAIN`: the
+    /// `zmq` crate drops a refused message, so a fresh copy (same bytes)
+    /// takes its place, to be sent next time.
+    #[inline]
+    pub fn send_next(&mut self, socket: &zmq::Socket, flags: i32) -> Result<bool, zmq::Error> {
+        let Some(msg) = self.msgs.pop() else {
+            return Ok(true);
+        };
+        match socket.send(msg, flags) {
+            Ok(()) => Ok(true),
+            Err(zmq::Error::EAGAIN) => {
+                self.msgs.push(zmq::Message::from(&self.payload[..]));
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Binds `socket` on `tcp://127.0.0.1:port`; a taken port is [`Failure::PortInUse`].
+pub fn bind(socket: &zmq::Socket, port: u16) -> Result<(), Failure> {
+    let endpoint = crate::endpoint(port);
+    match socket.bind(&endpoint) {
+        Ok(()) => Ok(()),
+        Err(zmq::Error::EADDRINUSE) => {
+            Err(Failure::PortInUse(format!("{endpoint}: address in use")))
+        }
+        Err(e) => Err(Failure::Other(format!("bind {endpoint}: {e}"))),
+    }
+}
+
+/// Counts received messages and bytes, and times the first and the last of
+/// the `target` messages (W1 on the peer, W2 on the counterpart). Calls
+/// `Instant::now()` twice per run only, never per message.
+#[derive(Debug, Clone)]
+pub struct RecvCount {
+    target: u64,
+    /// Whole messages received.
+    pub received: u64,
+    /// Bytes received (all frames).
+    pub bytes: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl RecvCount {
+    /// A counter that is done after `target` messages.
+    pub fn new(target: u64) -> RecvCount {
+        RecvCount {
+            target,
+            received: 0,
+            bytes: 0,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// One frame of `len` bytes arrived (`more`: others of its message
+    /// follow). True once the target is reached.
+    #[inline]
+    pub fn frame(&mut self, len: usize, more: bool) -> bool {
+        self.bytes += len as u64;
+        if !more {
+            self.received += 1;
+            if self.received == 1 {
+                self.first = Some(Instant::now());
+            }
+            if self.received == self.target {
+                self.last = Some(Instant::now());
+            }
+        }
+        self.done()
+    }
+
+    /// Whether all `target` messages arrived.
+    pub fn done(&self) -> bool {
+        self.received >= self.target
+    }
+
+    /// `received`, `bytes`, `elapsed_s` (first to last message; to now when
+    /// incomplete) and `msgs_per_s` = (received - 1) / elapsed.
+    pub fn json(&self, workload: &str) -> Value {
+        let elapsed = match (self.first, self.last) {
+            (Some(first), Some(last)) => Some(last - first),
+            (Some(first), None) => Some(first.elapsed()),
+            _ => None,
+        }
+        .map(|d| d.as_secs_f64());
+        let rate = elapsed
+            .filter(|t| *t > 0.0 && self.received > 1)
+            .map(|t| (self.received - 1) as f64 / t);
+        Value::object()
+            .with("workload", workload)
+            .with("received", self.received)
+            .with("bytes", self.bytes)
+            .with("elapsed_s", elapsed)
+            .with("msgs_per_s", rate)
+    }
+}
+
+/// Runs the `uzmq-peer` command line (`default_impl` when `--impl` is not
+/// given: `uzmq-peer` is uzmq, `raw-peer` is raw) and returns its exit status.
+pub fn main(default_impl: Impl) -> ExitCode {
+    let (line, code) = run_cli(default_impl, env::args().skip(1));
+    println!("{line}");
+    ExitCode::from(code)
+}
+
+/// The command line as a function: the JSON line and the exit status.
+pub fn run_cli<I, S>(default_impl: Impl, words: I) -> (Value, u8)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut args = match Args::parse(words) {
+        Ok(args) => args,
+        Err(e) => return usage(None, e),
+    };
+    let command = args.command.clone().unwrap_or_default();
+    let parsed = parse_common(&mut args, default_impl)
+        .and_then(|(imp, handle)| parse_job(&command, &mut args).map(|job| (imp, handle, job)))
+        .and_then(|job| args.finish().map(|()| job));
+    let (imp, handle, job) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return usage(Some(&command), e),
+    };
+    let workload = command.as_str();
+    let result = match (&job, imp) {
+        (Job::Info, _) => return (info(imp), 0),
+        (Job::W1(p), Impl::Uzmq) => uzmq_side::w1(handle, p),
+        (Job::W2(p), Impl::Uzmq) => uzmq_side::w2(handle, p),
+        (Job::W3(p), Impl::Uzmq) => uzmq_side::w3(handle, p),
+        (Job::W4(p), Impl::Uzmq) => uzmq_side::w4(handle, p),
+        (Job::W1(p), Impl::Raw) => raw::w1(p),
+        (Job::W2(p), Impl::Raw) => raw::w2(p),
+        (Job::W3(p), Impl::Raw) => raw::w3(p),
+        (Job::W4(p), Impl::Raw) => raw::w4(p),
+    };
+    let handle_name = match imp {
+        Impl::Uzmq => Value::from(handle.name()),
+        Impl::Raw => Value::Null,
+    };
+    match result {
+        Ok(outcome) => {
+            let json = outcome
+                .json
+                .with("impl", imp.name())
+                .with("handle", handle_name)
+                .with("complete", outcome.complete);
+            if !outcome.complete {
+                eprintln!("{}-peer: {workload}: incomplete (timeout)", imp.name());
+            }
+            (json, if outcome.complete { 0 } else { 1 })
+        }
+        Err(failure) => {
+            eprintln!("{}-peer: {workload}: {failure}", imp.name());
+            let port_in_use = matches!(failure, Failure::PortInUse(_));
+            let json = Value::object()
+                .with("workload", workload)
+                .with("impl", imp.name())
+                .with("handle", handle_name)
+                .with("complete", false)
+                .with("error", failure.to_string())
+                .with("port_in_use", port_in_use);
+            (json, if port_in_use { 3 } else { 1 })
+        }
+    }
+}
+
+enum Job {
+    Info,
+    W1(Flow),
+    W2(Flow),
+    W3(Echo),
+    W4(Idle),
+}
+
+const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] | w4 --port P --idle-s I [--settle-s S]; options --handle poll|stream, --impl uzmq|raw";
+
+/// Default `--hwm`: libzmq's own default.
+pub const DEFAULT_HWM: i32 = 1000;
+
+/// Default `--settle-s` of W4: the loop runs this long before the measured
+/// idle window opens.
+pub const DEFAULT_SETTLE_S: f64 = 0.5;
+
+/// Default `--timeout-s`.
+pub const DEFAULT_TIMEOUT_S: f64 = 60.0;
+
+fn usage(command: Option<&str>, error: String) -> (Value, u8) {
+    eprintln!("{error}\n{USAGE}");
+    let json = Value::object()
+        .with("workload", command)
+        .with("complete", false)
+        .with("error", error);
+    (json, 2)
+}
+
+fn parse_common(args: &mut Args, default_impl: Impl) -> Result<(Impl, HandleKind), String> {
+    let imp = match args.take_opt::<String>("impl")?.as_deref() {
+        None => default_impl,
+        Some("uzmq") => Impl::Uzmq,
+        Some("raw") => Impl::Raw,
+        Some(other) => return Err(format!("--impl {other}: expected uzmq or raw")),
+    };
+    let handle = match args.take_opt::<String>("handle")?.as_deref() {
+        None | Some("stream") => HandleKind::Stream,
+        Some("poll") => HandleKind::Poll,
+        Some(other) => return Err(format!("--handle {other}: expected poll or stream")),
+    };
+    Ok((imp, handle))
+}
+
+fn parse_job(command: &str, args: &mut Args) -> Result<Job, String> {
+    let at_least_one = |n: u64| {
+        if n == 0 {
+            Err("--n must be at least 1".to_string())
+        } else {
+            Ok(n)
+        }
+    };
+    Ok(match command {
+        "info" => Job::Info,
+        "w1" | "w2" => {
+            let flow = Flow {
+                port: args.take("port")?,
+                n: at_least_one(args.take("n")?)?,
+                size: args.take("size")?,
+                hwm: args.take_or("hwm", DEFAULT_HWM)?,
+                timeout: secs(args.take_or("timeout-s", DEFAULT_TIMEOUT_S)?),
+            };
+            if command == "w1" {
+                Job::W1(flow)
+            } else {
+                Job::W2(flow)
+            }
+        }
+        "w3" => Job::W3(Echo {
+            port: args.take("port")?,
+            n: at_least_one(args.take("n")?)?,
+            timeout: secs(args.take_or("timeout-s", DEFAULT_TIMEOUT_S)?),
+        }),
+        "w4" => Job::W4(Idle {
+            port: args.take("port")?,
+            idle: secs(args.take("idle-s")?),
+            settle: secs(args.take_or("settle-s", DEFAULT_SETTLE_S)?),
+        }),
+        "" => return Err("no command".into()),
+        other => return Err(format!("unknown command `{other}`")),
+    })
+}
+
+fn info(imp: Impl) -> Value {
+    match imp {
+        Impl::Uzmq => Value::object()
+            .with("name", "uzmq")
+            .with("speed", "fast")
+            .with(
+                "desc",
+                "uzmq: ZeroMQ sockets on a libuv loop, through the Zmq stream handle (start_read/write, default) or the ZmqPoll handle (--handle poll)",
+            ),
+        Impl::Raw => Value::object()
+            .with("name", "raw-libzmq")
+            .with("speed", "fast")
+            .with(
+                "desc",
+                "the baseline: the same workloads with plain blocking libzmq calls and no loop (--handle is ignored)",
+            ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_and_usage_errors() {
+        let (v, code) = run_cli(Impl::Uzmq, ["info"]);
+        assert_eq!(code, 0);
+        assert_eq!(v.str("name"), Some("uzmq"));
+        assert_eq!(v.str("speed"), Some("fast"));
+        let (v, _) = run_cli(Impl::Raw, ["info"]);
+        assert_eq!(v.str("name"), Some("raw-libzmq"));
+        assert_eq!(run_cli(Impl::Uzmq, ["w1", "--port", "1"]).1, 2);
+        assert_eq!(run_cli(Impl::Uzmq, ["w9"]).1, 2);
+        assert_eq!(
+            run_cli(Impl::Uzmq, ["w3", "--port", "1", "--n", "1", "--x", "1"]).1,
+            2
+        );
+        assert_eq!(
+            run_cli(
+                Impl::Uzmq,
+                ["w4", "--port", "1", "--idle-s", "1", "--handle", "epoll"]
+            )
+            .1,
+            2
+        );
+    }
+
+    #[test]
+    fn recv_count_times_first_to_last() {
+        let mut c = RecvCount::new(3);
+        assert!(!c.frame(10, true));
+        assert!(!c.frame(10, false));
+        assert!(!c.frame(10, false));
+        assert!(c.frame(10, false));
+        let v = c.json("w1");
+        assert_eq!(v.num("received"), Some(3.0));
+        assert_eq!(v.num("bytes"), Some(40.0));
+        assert!(v.num("elapsed_s").is_some());
+    }
+}
