@@ -68,6 +68,12 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
         })
     }
 
+    /// Whether `slot` is still this callback's home, unchanged since it
+    /// was lent (not replaced, not cleared).
+    pub(crate) fn is_current(&self, slot: &Slot<F>) -> bool {
+        slot.generation == self.generation && slot.cb.is_none()
+    }
+
     /// The callback, to call. No borrow of the state is held.
     pub(crate) fn get(&mut self) -> &mut F {
         self.cb

@@ -33,7 +33,9 @@ pub trait Socket: 'static {
 
     /// Sends one frame with `ZMQ_DONTWAIT` (and `ZMQ_SNDMORE` when `more`).
     /// On `Done` the frame's content was moved into libzmq and `frame` is
-    /// left empty; on `WouldBlock` or `Err` the caller still owns it intact.
+    /// left empty, owning nothing (as libzmq leaves a sent message), so the
+    /// caller may forget it without closing it; on `WouldBlock` or `Err`
+    /// the caller still owns it intact.
     fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>>;
 
     /// Receives one frame with `ZMQ_DONTWAIT` into `frame`;

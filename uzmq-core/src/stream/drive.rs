@@ -192,42 +192,58 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         left: &mut usize,
         writes_left: &mut usize,
     ) -> usize {
+        // Lent for the whole batch: a new callback (`start_read`), `close`
+        // or a failure from inside it changes the slot, which ends the batch.
+        let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) else {
+            return 0;
+        };
         let mut handed = 0;
         while *left > 0 {
-            let queued = {
-                let st = self.st.borrow();
+            let (queued, partial) = {
+                let mut st = self.st.borrow_mut();
                 let reading = matches!(st.life, Life::Open)
                     && st.reading
                     && st.failed.is_none()
-                    && st.read_cb.is_set();
+                    && cb.is_current(&st.read_cb);
                 if !reading {
                     break;
                 }
-                st.queue.len()
+                (st.queue.len(), std::mem::take(&mut st.partial))
             };
-            let msg = match self.recv_message() {
+            let msg = match self.recv_message(partial) {
                 Ok(Some(msg)) => msg,
                 Ok(None) => break,
                 Err(e) => {
+                    // Home first: `fail` hands the error to the callback.
+                    drop(cb);
                     self.fail(h, e);
-                    break;
+                    return handed;
                 }
             };
             *left -= 1;
             handed += 1;
-            if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) {
-                (cb.get())(h, Ok(msg));
-            }
+            (cb.get())(h, Ok(msg));
             if self.st.borrow().queue.len() > queued {
+                // Home while sending: a send failing for good hands its
+                // error to the read callback too.
+                drop(cb);
                 handed += self.send_ready(h, mode, writes_left);
+                cb = match Lent::take(&self.st, |st| &mut st.read_cb) {
+                    Some(cb) => cb,
+                    None => break,
+                };
             }
         }
         handed
     }
 
-    /// One whole message, or `None` when libzmq has none now.
-    fn recv_message(&self) -> Result<Option<Multipart>> {
-        let mut parts = std::mem::take(&mut self.st.borrow_mut().partial);
+    /// One whole message (continuing `parts`, usually empty), or `None`
+    /// when libzmq has none now.
+    fn recv_message(&self, mut parts: Multipart) -> Result<Option<Multipart>> {
+        if parts.capacity() == 0 {
+            // Most messages have one frame: no growth step on the hot path.
+            parts.reserve_exact(1);
+        }
         loop {
             let mut frame = zmq::Message::new();
             match self.socket.recv_frame(&mut frame)? {
@@ -238,7 +254,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     }
                 }
                 Io::WouldBlock => {
-                    self.st.borrow_mut().partial = parts;
+                    if !parts.is_empty() {
+                        self.st.borrow_mut().partial = parts;
+                    }
                     return Ok(None);
                 }
             }

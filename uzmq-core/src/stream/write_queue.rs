@@ -21,9 +21,6 @@ pub(crate) struct WriteQueue<C> {
     frames: VecDeque<(zmq::Message, bool)>,
     /// One entry per queued message.
     completions: VecDeque<Option<C>>,
-    /// How many frames of the head message libzmq already took: the rest
-    /// must follow, and the head can no longer be dropped as unsent.
-    head_taken: usize,
 }
 
 impl<C> Default for WriteQueue<C> {
@@ -31,7 +28,6 @@ impl<C> Default for WriteQueue<C> {
         WriteQueue {
             frames: VecDeque::new(),
             completions: VecDeque::new(),
-            head_taken: 0,
         }
     }
 }
@@ -89,12 +85,15 @@ impl<C> WriteQueue<C> {
             let more = *more;
             match socket.send_frame(frame, more) {
                 Ok(Io::Done(())) => {
-                    self.frames.pop_front();
+                    if let Some((sent, _)) = self.frames.pop_front() {
+                        // libzmq took the content and left an empty message
+                        // (the Socket contract), which owns nothing: closing
+                        // it would be an FFI call per frame for nothing.
+                        std::mem::forget(sent);
+                    }
                     if !more {
-                        self.head_taken = 0;
                         return Some(HeadSend::Sent(self.completions.pop_front().flatten()));
                     }
-                    self.head_taken += 1;
                 }
                 Ok(Io::WouldBlock) => return Some(HeadSend::Blocked),
                 Err(e) => {
@@ -111,13 +110,11 @@ impl<C> WriteQueue<C> {
                 break;
             }
         }
-        self.head_taken = 0;
     }
 
     /// Empties the queue, handing back every message's callback in order.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = Option<C>> + use<C> {
         self.frames.clear();
-        self.head_taken = 0;
         std::mem::take(&mut self.completions).into_iter()
     }
 }
