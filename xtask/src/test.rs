@@ -38,8 +38,9 @@ pub fn run(args: &[String]) -> Result {
         ]))
     })?;
     // PROPTEST_CASES is left alone: the tests choose their own case counts.
+    let mut tally = Tally::default();
     steps.run("test", || {
-        cmd::run(cmd::cargo().args(["test", "--workspace"]).args(test_args))
+        tally.run(cmd::cargo().args(["test", "--workspace"]).args(test_args))
     })?;
     steps.run("doc", || {
         cmd::run(
@@ -58,7 +59,69 @@ pub fn run(args: &[String]) -> Result {
     }
     steps.print_summary();
     eprintln!("xtask test: all steps passed");
+    // One plain closing line for whoever reads the log: the whole count of
+    // `cargo test`, not just its last binary's.
+    println!(
+        "{} passed, {} failed, {} skipped",
+        tally.passed, tally.failed, tally.ignored
+    );
     Ok(())
+}
+
+/// The sum of every `test result:` line `cargo test` printed.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    /// Runs `command` with its output streamed through, adding up the
+    /// libtest result lines on the way.
+    fn run(&mut self, command: &mut std::process::Command) -> Result {
+        use std::io::{BufRead, BufReader, Write};
+        let shown = cmd::display(command);
+        eprintln!("$ {shown}");
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|err| format!("cannot run `{shown}`: {err}"))?;
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let mut out = std::io::stdout().lock();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|err| format!("reading `{shown}`: {err}"))?;
+            self.add(&line);
+            // A closed stdout must not stop the tests: ignore write errors.
+            let _ = writeln!(out, "{line}");
+        }
+        let status = child
+            .wait()
+            .map_err(|err| format!("waiting for `{shown}`: {err}"))?;
+        cmd::check_status(&shown, status)
+    }
+
+    /// `test result: ok. 3 passed; 0 failed; 1 ignored; ...`
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(kind), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match kind {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// `-D warnings` added to whatever `RUSTDOCFLAGS` the caller set.
@@ -124,5 +187,19 @@ impl Steps {
             eprintln!("{}", line.trim_end());
         }
         eprintln!("  {:<8} {:<14} {:>8.1}s", "", "total", total.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn adds_up_libtest_result_lines() {
+        let mut t = Tally::default();
+        t.add("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        t.add("test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
+        t.add("running 3 tests");
+        assert_eq!((t.passed, t.failed, t.ignored), (5, 1, 1));
     }
 }
