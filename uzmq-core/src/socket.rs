@@ -47,4 +47,13 @@ pub trait Socket: 'static {
 
     /// Whether this socket type can receive at all (false for PUSH, PUB).
     fn can_recv(&self) -> bool;
+
+    /// Whether sends and receives strictly alternate (REQ, REP): once a
+    /// reply went out nothing can be received before a new request comes
+    /// from the wire, so after a send the handle reads `ZMQ_EVENTS` instead
+    /// of trying a receive that would almost always find nothing. A hint
+    /// for speed only: `false` is always correct.
+    fn alternates(&self) -> bool {
+        false
+    }
 }

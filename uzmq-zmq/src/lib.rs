@@ -16,6 +16,7 @@ pub struct ZmqSocket {
     raw: raw::RawSocket,
     can_send: bool,
     can_recv: bool,
+    alternates: bool,
 }
 
 impl std::fmt::Debug for ZmqSocket {
@@ -38,6 +39,7 @@ impl ZmqSocket {
             raw,
             can_send: !matches!(kind, zmq::PULL | zmq::SUB),
             can_recv: !matches!(kind, zmq::PUSH | zmq::PUB),
+            alternates: matches!(kind, zmq::REQ | zmq::REP),
         })
     }
 
@@ -93,5 +95,9 @@ impl Socket for ZmqSocket {
 
     fn can_recv(&self) -> bool {
         self.can_recv
+    }
+
+    fn alternates(&self) -> bool {
+        self.alternates
     }
 }

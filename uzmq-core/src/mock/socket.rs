@@ -118,6 +118,10 @@ impl Socket for MockSocket {
     fn can_recv(&self) -> bool {
         self.kind.can_recv()
     }
+
+    fn alternates(&self) -> bool {
+        matches!(self.kind, MockKind::Req | MockKind::Rep)
+    }
 }
 
 impl Drop for MockSocket {

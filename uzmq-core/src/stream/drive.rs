@@ -228,6 +228,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 // error to the read callback too.
                 drop(cb);
                 handed += self.send_ready(h, mode, writes_left);
+                if self.socket.alternates() {
+                    // A REP that just replied has nothing to receive before
+                    // the next request: ask ZMQ_EVENTS (the caller's next
+                    // step) rather than try a receive to find that out.
+                    return handed;
+                }
                 cb = match Lent::take(&self.st, |st| &mut st.read_cb) {
                     Some(cb) => cb,
                     None => break,
