@@ -21,7 +21,7 @@ commands:
                                 leak check when valgrind is installed
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
   demo                          run the demo (cargo run --release -p uzmq --example demo)
-  bench [--quick]               run the benchmarks (uzmq-bench, release build)
+  bench [--quick | --micro]     run the benchmarks (uzmq-bench, release build; --micro: criterion)
   help                          print this text
 
 prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
