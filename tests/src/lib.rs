@@ -1,4 +1,5 @@
 //! Shared helpers of the integration and property tests.
+#![forbid(unsafe_code)]
 
 pub mod mock_chaos;
 pub mod mock_harness;

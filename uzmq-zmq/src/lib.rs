@@ -6,6 +6,10 @@
 //! `zmq_msg_send` on the caller's message directly (module `raw`): libzmq
 //! leaves a refused message untouched, and the caller keeps it.
 
+// Unsafe code is denied but in the one module that calls libzmq directly.
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
 mod raw;
 
 use uzmq_core::{Error, Events, Io, RawFd, Result, Socket};

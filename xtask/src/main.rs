@@ -1,4 +1,5 @@
 //! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod cmd;

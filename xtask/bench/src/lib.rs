@@ -7,6 +7,7 @@
 //! `uzmq-counterpart` calls [`counterpart::main`], `uzmq-bench` calls
 //! [`driver::main`]. Every child prints exactly one JSON line on stdout
 //! ([`json`]) and everything else on stderr.
+#![forbid(unsafe_code)]
 
 pub mod args;
 pub mod counterpart;
