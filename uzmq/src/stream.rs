@@ -179,7 +179,8 @@ impl Zmq {
     /// the socket for good, like ETERM). From this call on the handle is
     /// closing: calls other than the getters return `Err(Closed)`. A peer
     /// that never takes the messages keeps the shutdown waiting; dropping
-    /// the loop ends it.
+    /// the loop ends it. On a handle that already failed for good (its
+    /// queued writes got that error then), `cb` gets `Ok(())`.
     pub fn shutdown(&self, cb: impl FnOnce(&Zmq, Result<()>) + 'static) {
         self.0.shutdown(move |h, r| cb(&Zmq(h.clone()), r))
     }
