@@ -216,6 +216,24 @@ fn zmq_inactive_once_its_loop_is_gone_with_a_turn_pending() {
     );
 }
 
+/// A refused write drops its callback after the handle's state is
+/// released: here that callback holds the last `Loop` clone, whose drop
+/// closes the very handle being written to.
+#[test]
+fn refused_write_callback_holding_the_last_loop_clone() {
+    let _serial = serial();
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().expect("loop");
+    let z = Zmq::new(&lp, socket(&ctx, zmq::DEALER)).expect("DEALER");
+    z.set_write_queue_limit(Some(0));
+    let r = z.write_with(["x"], move |_, _| {
+        let _ = &lp;
+    });
+    assert_eq!(r, Err(Error::QueueFull));
+    assert!(z.is_closed(), "the loop went with the refused callback");
+    assert_eq!(z.write("y"), Err(Error::Closed));
+}
+
 /// Dropping a loop with handles in every state (reading, writes queued,
 /// close pending, shutting down, poll started with and without timeout,
 /// timers started and closing, some referenced only by the loop or by

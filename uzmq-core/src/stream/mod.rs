@@ -184,7 +184,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// Queues a one-frame message.
     pub fn write(&self, msg: impl Into<zmq::Message>) -> Result<()> {
-        self.inner.queue_write(std::iter::once(msg), None)
+        self.inner.queue_write(std::iter::once(msg.into()), None)
     }
 
     /// Queues a multipart message, sent atomically.
@@ -193,7 +193,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
     {
-        self.inner.queue_write(parts, None)
+        self.inner.queue_write(frames(parts), None)
     }
 
     /// Queues a multipart message; `cb` runs once, from the loop (or
@@ -207,7 +207,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
     {
-        self.inner.queue_write(parts, Some(Box::new(cb)))
+        self.inner.queue_write(frames(parts), Some(Box::new(cb)))
     }
 
     /// Sends and receives now, bypassing the loop, up to one read batch
@@ -271,6 +271,19 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     }
 }
 
+/// A multipart message's frames, converted outside any borrow.
+fn frames<I, M>(parts: I) -> std::vec::IntoIter<zmq::Message>
+where
+    I: IntoIterator<Item = M>,
+    M: Into<zmq::Message>,
+{
+    parts
+        .into_iter()
+        .map(Into::into)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
 impl<R: Reactor, S: Socket> Inner<R, S> {
     fn handle(self: &Rc<Self>) -> StreamHandle<R, S> {
         StreamHandle {
@@ -310,20 +323,33 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
     }
 
-    fn queue_write<I, M>(&self, parts: I, done: Option<WriteCb<R, S>>) -> Result<()>
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<zmq::Message>,
-    {
+    /// Queues a message already converted to frames: user conversions
+    /// (`Into<zmq::Message>`) run before the state is borrowed, and a
+    /// refused callback is dropped after the borrow ends, since either may
+    /// run user code.
+    fn queue_write(
+        &self,
+        frames: impl ExactSizeIterator<Item = zmq::Message>,
+        mut done: Option<WriteCb<R, S>>,
+    ) -> Result<()> {
         if !self.socket.can_send() {
             return Err(Error::Zmq(zmq::Error::ENOTSUP));
         }
-        {
+        let refused = {
             let mut st = self.st.borrow_mut();
-            self.check_usable(&st)?;
-            let limit = st.queue_limit;
-            st.queue.push(parts, limit, done)?;
-            st.writes_paused = false;
+            let refused = self
+                .check_usable(&st)
+                .err()
+                .or_else(|| st.queue.refusal(frames.len(), st.queue_limit));
+            if refused.is_none() {
+                st.queue.push(frames, done.take());
+                st.writes_paused = false;
+            }
+            refused
+        };
+        if let Some(e) = refused {
+            drop(done);
+            return Err(e);
         }
         self.changed(true);
         Ok(())

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::{Error, Io, Result, Socket};
+use crate::{Error, Io, Socket};
 
 /// What happened to the message at the head of the queue.
 pub(crate) enum HeadSend<C> {
@@ -42,36 +42,24 @@ impl<C> WriteQueue<C> {
         self.completions.is_empty()
     }
 
-    /// Queues one message; nothing is queued on `Err`.
-    pub(crate) fn push<I, M>(
-        &mut self,
-        parts: I,
-        limit: Option<usize>,
-        done: Option<C>,
-    ) -> Result<()>
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<zmq::Message>,
-    {
-        let start = self.frames.len();
-        self.frames
-            .extend(parts.into_iter().map(|m| (m.into(), true)));
-        let refusal = if self.frames.len() == start {
+    /// Why a message of `frames` frames cannot be queued now, if it cannot.
+    pub(crate) fn refusal(&self, frames: usize, limit: Option<usize>) -> Option<Error> {
+        if frames == 0 {
             Some(Error::Zmq(zmq::Error::EINVAL))
         } else if limit.is_some_and(|n| self.completions.len() >= n) {
             Some(Error::QueueFull)
         } else {
             None
-        };
-        if let Some(e) = refusal {
-            self.frames.truncate(start);
-            return Err(e);
         }
+    }
+
+    /// Queues one message (at least one frame: see [`refusal`](Self::refusal)).
+    pub(crate) fn push(&mut self, frames: impl Iterator<Item = zmq::Message>, done: Option<C>) {
+        self.frames.extend(frames.map(|frame| (frame, true)));
         if let Some(last) = self.frames.back_mut() {
             last.1 = false;
         }
         self.completions.push_back(done);
-        Ok(())
     }
 
     /// Sends the head message's frames until it is all taken or libzmq
