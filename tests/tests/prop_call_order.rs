@@ -24,6 +24,8 @@ pub trait SocketCalls {
     fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>>;
     /// `Socket::recv_frame`.
     fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>>;
+    /// `Socket::is_signalled`.
+    fn is_signalled(&self) -> bool;
     /// `Socket::can_send`.
     fn can_send(&self) -> bool;
     /// `Socket::can_recv`.
@@ -46,6 +48,9 @@ impl Socket for Adapter {
     }
     fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>> {
         self.0.borrow().recv_frame(frame)
+    }
+    fn is_signalled(&self) -> bool {
+        self.0.borrow().is_signalled()
     }
     fn can_send(&self) -> bool {
         self.0.borrow().can_send()
@@ -77,6 +82,11 @@ impl Rig {
         let mut calls = MockSocketCalls::new();
         let n = fd.fd();
         calls.expect_fd().times(1).returning(move || Ok(n));
+        // Asked without consuming anything: the fake fd's level.
+        let level = fd.clone();
+        calls
+            .expect_is_signalled()
+            .returning_st(move || level.is_readable());
         calls.expect_can_send().returning(|| true);
         calls.expect_can_recv().returning(|| true);
         Rig {
@@ -148,6 +158,11 @@ impl Rig {
     fn verify(&mut self) {
         let mut calls = self.calls.borrow_mut();
         calls.checkpoint();
+        // Asked without consuming anything: the fake fd's level.
+        let level = self.fd.clone();
+        calls
+            .expect_is_signalled()
+            .returning_st(move || level.is_readable());
         calls.expect_can_send().returning(|| true);
         calls.expect_can_recv().returning(|| true);
         self.seq = Sequence::new();
@@ -349,6 +364,46 @@ fn a_refused_send_stays_queued_and_events_are_read_again() {
     lp.run(RunMode::NoWait).expect("run");
     rig.verify();
     assert_eq!(*done.borrow(), vec![Ok(())]);
+}
+
+/// POLLOUT is "some message can be sent", not "this one" (a ROUTER whose
+/// peer for the head message is at its HWM): a send refused although
+/// `ZMQ_EVENTS` showed POLLOUT is not tried again in the same step, nor in
+/// later ones, until the fd is signalled; the step still ends on an events
+/// read.
+#[test]
+fn a_send_refused_despite_pollout_waits_for_the_fd() {
+    let mut rig = Rig::new();
+    let lp = new_loop(8);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+
+    h.write("x").expect("write");
+    rig.events(W);
+    rig.send("x", false, false);
+    rig.events(W);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(h.write_queue_size(), 1);
+
+    // Nothing signalled: turns (a new write) look, but do not send.
+    h.write("y").expect("write");
+    rig.events(W);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+
+    // The fd is signalled (the peer read): one more try, which goes.
+    rig.fd.set_readable(true);
+    rig.events(W);
+    rig.send("x", false, true);
+    rig.send("y", false, true);
+    rig.events(W);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(h.write_queue_size(), 0);
 }
 
 #[test]

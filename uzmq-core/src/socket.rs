@@ -42,6 +42,15 @@ pub trait Socket: 'static {
     /// `Done(more)` tells whether more frames of the message follow.
     fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>>;
 
+    /// Whether `ZMQ_FD` is readable now, asked without consuming anything
+    /// (a zero-timeout `poll`): commands are waiting that the next events
+    /// read will process. A send or receive that libzmq refused although
+    /// `ZMQ_EVENTS` allowed it is tried again only after such commands
+    /// (or the handle's own progress the other way) may have changed the
+    /// answer; see the stream handle's step. When the fd cannot be asked,
+    /// answer `true`: one more attempt is always safe.
+    fn is_signalled(&self) -> bool;
+
     /// Whether this socket type can send at all (false for PULL, SUB).
     fn can_send(&self) -> bool;
 

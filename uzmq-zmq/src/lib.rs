@@ -53,6 +53,14 @@ impl ZmqSocket {
     }
 }
 
+/// Sets an `int` option the `zmq` crate has no setter for, such as
+/// `zmq_sys::ZMQ_XPUB_NODROP`, on `socket` (before it goes into a handle).
+/// libzmq checks the value's size against the option, so a wrong option
+/// number is `EINVAL`, never a bad read.
+pub fn set_int_option(socket: &mut zmq::Socket, option: u32, value: i32) -> Result<()> {
+    raw::set_int_option(socket, option, value).map_err(Error::Zmq)
+}
+
 /// `EAGAIN` is "not now"; so is `EFSM`, which REQ/REP return exactly when
 /// `ZMQ_EVENTS` would not show that direction (the handles rely on it to
 /// let a REQ's second write wait for the reply).
@@ -91,6 +99,16 @@ impl Socket for ZmqSocket {
             Err(e) if would_block(e) => Ok(Io::WouldBlock),
             Err(e) => Err(Error::Zmq(e)),
         }
+    }
+
+    /// A zero-timeout `zmq_poll` of `ZMQ_FD` for readability, which reads
+    /// nothing from it; a failure counts as signalled.
+    fn is_signalled(&self) -> bool {
+        let Ok(fd) = self.socket.get_fd() else {
+            return true;
+        };
+        let mut item = [zmq::PollItem::from_fd(fd, zmq::POLLIN)];
+        zmq::poll(&mut item, 0).map_or(true, |n| n > 0)
     }
 
     fn can_send(&self) -> bool {

@@ -47,3 +47,32 @@ impl RawSocket {
         }
     }
 }
+
+/// `zmq_setsockopt` of an `int` option on `socket`.
+pub(crate) fn set_int_option(
+    socket: &mut zmq::Socket,
+    option: u32,
+    value: i32,
+) -> Result<(), zmq::Error> {
+    let option = i32::try_from(option).map_err(|_| zmq::Error::EINVAL)?;
+    let optval = (&value as *const i32).cast::<c_void>();
+    // SAFETY: `socket.as_mut_ptr()` is the live socket `socket` owns,
+    // exclusively borrowed for this call. libzmq reads at most `optvallen`
+    // bytes from `optval` (4 here, the `i32` on our stack) and checks that
+    // length against what the option expects, failing with EINVAL when it
+    // differs, so no option number can make it read past `value`.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            option,
+            optval,
+            std::mem::size_of::<i32>(),
+        )
+    };
+    if rc == -1 {
+        // SAFETY: zmq_errno only reads the calling thread's errno.
+        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+    } else {
+        Ok(())
+    }
+}

@@ -87,5 +87,6 @@ pub use poll::ZmqPoll;
 pub use stream::Zmq;
 pub use timer::Timer;
 pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};
+pub use uzmq_zmq::set_int_option;
 /// The `zmq` crate uzmq is built with: create contexts and sockets with it.
 pub use zmq;

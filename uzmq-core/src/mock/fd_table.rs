@@ -29,6 +29,22 @@ thread_local! {
     });
 }
 
+thread_local! {
+    /// Loop iterations begun on this thread, by any mock loop: sockets use
+    /// it to count their operations per iteration.
+    static ITERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A mock loop begins an iteration.
+pub(crate) fn next_iteration() {
+    ITERATION.with(|i| i.set(i.get() + 1));
+}
+
+/// The number of the iteration under way on this thread.
+pub(crate) fn iteration() -> u64 {
+    ITERATION.with(Cell::get)
+}
+
 /// Registers `level` under a fresh fd number.
 pub(crate) fn register(level: Level) -> RawFd {
     TABLE.with(|t| {

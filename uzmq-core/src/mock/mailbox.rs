@@ -11,9 +11,14 @@ pub(crate) enum Command {
     /// `activate_read`: the inbound pipe's writer found the reader asleep
     /// and wrote to it; the pipe is readable again.
     ActivateRead,
-    /// `activate_write(msgs_read)`: the peer has read this many messages
-    /// (sent every low-water-mark reads).
-    ActivateWrite(u64),
+    /// `activate_write(msgs_read)` from the reader of outbound pipe `pipe`:
+    /// it has read this many messages (sent every low-water-mark reads).
+    ActivateWrite {
+        /// Which outbound pipe (always 0 but for a ROUTER).
+        pipe: usize,
+        /// The reader's count of messages read.
+        msgs_read: u64,
+    },
     /// The context was terminated (libzmq's `stop` command to each socket).
     Term,
 }
@@ -125,10 +130,19 @@ mod tests {
         // The signal was consumed by the first receive, though a command waits.
         assert!(!mb.is_signalled());
         // A command now arrives at an active mailbox: no new edge.
-        mb.send(Command::ActivateWrite(3));
+        mb.send(Command::ActivateWrite {
+            pipe: 0,
+            msgs_read: 3,
+        });
         assert!(!mb.is_signalled());
         assert_eq!(mb.next(), Some(Command::Term));
-        assert_eq!(mb.next(), Some(Command::ActivateWrite(3)));
+        assert_eq!(
+            mb.next(),
+            Some(Command::ActivateWrite {
+                pipe: 0,
+                msgs_read: 3
+            })
+        );
         assert_eq!(mb.next(), None);
         // Drained: passive again, so the next command is an edge.
         mb.send(Command::ActivateRead);

@@ -18,6 +18,7 @@ pub(crate) const INBOUND_POLL_RATE: u32 = 100;
 
 const ETERM: Error = Error::Zmq(zmq::Error::ETERM);
 const ENOTSUP: Error = Error::Zmq(zmq::Error::ENOTSUP);
+const EHOSTUNREACH: Error = Error::Zmq(zmq::Error::EHOSTUNREACH);
 
 /// One socket, its mailbox, both pipes and what the peer did.
 #[derive(Debug)]
@@ -28,7 +29,11 @@ pub(crate) struct SocketModel {
     pub(crate) fd: RawFd,
     pub(crate) mailbox: Mailbox,
     pub(crate) inbound: InPipe,
-    pub(crate) outbound: OutPipe,
+    /// One outbound pipe per peer: a single one but for a ROUTER, whose
+    /// messages name their pipe in their first frame.
+    pub(crate) outbound: Vec<OutPipe>,
+    /// The pipe of the ROUTER message being sent (its id frame went through).
+    route: Option<usize>,
     turn: Turn,
     /// `socket_base_t::_ctx_terminated`: set by processing `Term`, not by
     /// sending it: a socket learns of termination only from its mailbox.
@@ -36,6 +41,9 @@ pub(crate) struct SocketModel {
     term_sent: bool,
     pub(crate) socket_dropped: bool,
     send_ticks: u64,
+    /// The loop iteration of the last operation, and how many operations
+    /// that iteration has seen (see [`MockConfig::max_ops_per_iteration`]).
+    ops_in_iteration: (u64, u64),
     /// `socket_base_t::_ticks`.
     recv_ticks: u32,
     pub(crate) counts: OpCounts,
@@ -53,12 +61,16 @@ impl SocketModel {
             fd,
             mailbox: Mailbox::new(level),
             inbound: InPipe::new(config.rcvhwm),
-            outbound: OutPipe::new(config.sndhwm),
+            outbound: (0..Self::pipes(kind, &config))
+                .map(|_| OutPipe::new(config.sndhwm))
+                .collect(),
+            route: None,
             turn: Turn::initial(kind),
             terminated: false,
             term_sent: false,
             socket_dropped: false,
             send_ticks: 0,
+            ops_in_iteration: (0, 0),
             recv_ticks: 0,
             counts: OpCounts::default(),
             log: VecDeque::with_capacity(config.op_log_len),
@@ -67,6 +79,19 @@ impl SocketModel {
     }
 
     fn record(&mut self, op: Op) {
+        let iteration = fd_table::iteration();
+        let (last, ops) = &mut self.ops_in_iteration;
+        if *last != iteration {
+            (*last, *ops) = (iteration, 0);
+        }
+        *ops += 1;
+        assert!(
+            *ops <= self.config.max_ops_per_iteration,
+            "mock socket: more than {} operations in one loop iteration: a step \
+             that goes round without progress (last ops: {:?})",
+            self.config.max_ops_per_iteration,
+            self.log,
+        );
         match op {
             Op::Events => self.counts.events += 1,
             Op::Send => self.counts.sends += 1,
@@ -88,7 +113,9 @@ impl SocketModel {
         while let Some(cmd) = self.mailbox.next() {
             match cmd {
                 Command::ActivateRead => self.inbound.activate(),
-                Command::ActivateWrite(msgs_read) => self.outbound.activate_write(msgs_read),
+                Command::ActivateWrite { pipe, msgs_read } => {
+                    self.outbound[pipe].activate_write(msgs_read);
+                }
                 Command::Term => self.terminated = true,
             }
         }
@@ -107,11 +134,17 @@ impl SocketModel {
     /// (`xpub_t::xhas_out`); else `lb_t::has_out` (true mid-message, else
     /// `check_write`, which marks a full pipe inactive).
     fn has_out(&mut self) -> bool {
-        self.kind.can_send()
-            && self.turn.may_send()
-            && (self.kind == MockKind::Pub
-                || self.outbound.mid_message()
-                || self.outbound.check_write())
+        if !(self.kind.can_send() && self.turn.may_send()) {
+            return false;
+        }
+        match self.kind {
+            MockKind::Pub => true,
+            // `router_t::xhas_out` with ROUTER_MANDATORY: some pipe is below
+            // its HWM (`check_hwm`, no side effect), whichever the next
+            // message is for.
+            MockKind::Router => self.outbound.iter().any(OutPipe::has_room),
+            _ => self.outbound[0].mid_message() || self.outbound[0].check_write(),
+        }
     }
 
     /// `getsockopt(ZMQ_FD)`, which like every call fails once terminated.
@@ -175,28 +208,67 @@ impl SocketModel {
         if !self.turn.may_send() {
             return Ok(Io::WouldBlock);
         }
-        // The HWM is checked on a message's first frame only: libzmq counts
-        // whole messages (`_msgs_written` grows on the last frame), so once
-        // the first frame passed `check_write`, the others pass too.
-        if !self.outbound.mid_message() && !self.outbound.check_write() {
+        if self.kind == MockKind::Router && self.route.is_none() {
+            return self.route_frame(frame, more);
+        }
+        let pipe = self.route.unwrap_or(0);
+        let out = &mut self.outbound[pipe];
+        // The HWM is checked on a message's first frame only (a ROUTER's
+        // id frame): libzmq counts whole messages (`_msgs_written` grows on
+        // the last frame), so once the first frame passed `check_write`,
+        // the others pass too.
+        if self.route.is_none() && !out.mid_message() && !out.check_write() {
             if self.kind != MockKind::Pub {
                 // EAGAIN, and no command processing after it: the writer
                 // learns that the peer read on only through `activate_write`.
                 return Ok(Io::WouldBlock);
             }
             // `dist_t`: a PUB drops the whole message for a pipe at its HWM.
-            self.outbound.set_dropping(true);
+            out.set_dropping(true);
         }
         let taken = std::mem::replace(frame, zmq::Message::new());
-        if self.outbound.is_dropping() {
+        if out.is_dropping() {
             drop(taken);
             if !more {
-                self.outbound.set_dropping(false);
+                out.set_dropping(false);
             }
-        } else if self.outbound.write(taken, more) {
+        } else if out.write(taken, more) {
+            self.route = None;
             self.turn = self.turn.on(Completed::Sent);
         }
         Ok(Io::Done(()))
+    }
+
+    /// A ROUTER message's first frame (`router_t::xsend`): the id of the
+    /// peer it goes to, which picks the pipe and is not delivered.
+    fn route_frame(&mut self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>> {
+        if !more {
+            // An id with no message behind it: libzmq drops it.
+            drop(std::mem::replace(frame, zmq::Message::new()));
+            return Ok(Io::Done(()));
+        }
+        let pipe = match &frame[..] {
+            [id] if usize::from(*id) < self.outbound.len() => usize::from(*id),
+            // ROUTER_MANDATORY: no such peer. The frame stays the caller's.
+            _ => return Err(EHOSTUNREACH),
+        };
+        if !self.outbound[pipe].check_write() {
+            // EAGAIN, although POLLOUT may well be set (another pipe has
+            // room); the pipe is inactive until its reader's `activate_write`.
+            return Ok(Io::WouldBlock);
+        }
+        self.route = Some(pipe);
+        drop(std::mem::replace(frame, zmq::Message::new()));
+        Ok(Io::Done(()))
+    }
+
+    /// How many outbound pipes a socket of `kind` has.
+    fn pipes(kind: MockKind, config: &MockConfig) -> usize {
+        if kind == MockKind::Router {
+            config.routes.max(1)
+        } else {
+            1
+        }
     }
 
     /// One frame of the next message: the rest of a started one (already in
@@ -257,12 +329,15 @@ impl SocketModel {
         if self.terminated {
             return Err(ETERM);
         }
-        let (mut term, mut read_activated, mut write_activated) = (false, false, None);
+        let (mut term, mut read_activated) = (false, false);
+        let mut write_activated = vec![None; self.outbound.len()];
         if self.mailbox.would_process() {
             for cmd in self.mailbox.queued() {
                 match cmd {
                     Command::ActivateRead => read_activated = true,
-                    Command::ActivateWrite(msgs_read) => write_activated = Some(msgs_read),
+                    Command::ActivateWrite { pipe, msgs_read } => {
+                        write_activated[pipe] = Some(msgs_read);
+                    }
                     Command::Term => term = true,
                 }
             }
@@ -271,12 +346,16 @@ impl SocketModel {
             return Err(ETERM);
         }
         let mut events = Events::empty();
-        if self.kind.can_send()
-            && self.turn.may_send()
-            && (self.kind == MockKind::Pub
-                || self.outbound.mid_message()
-                || self.outbound.would_write(write_activated))
-        {
+        let writable = match self.kind {
+            MockKind::Pub => true,
+            MockKind::Router => self
+                .outbound
+                .iter()
+                .zip(&write_activated)
+                .any(|(out, activated)| out.would_have_room(*activated)),
+            _ => self.outbound[0].mid_message() || self.outbound[0].would_write(write_activated[0]),
+        };
+        if self.kind.can_send() && self.turn.may_send() && writable {
             events |= Events::WRITABLE;
         }
         if self.kind.can_recv()
@@ -318,13 +397,15 @@ impl SocketModel {
         delivered
     }
 
-    /// The peer reads a whole message (see [`super::MockPeer::recv`]).
-    pub(crate) fn peer_recv(&mut self) -> Option<Vec<Vec<u8>>> {
-        let read = self.outbound.peer_read();
+    /// The peer at the end of outbound pipe `pipe` reads a whole message
+    /// (see [`super::MockPeer::recv_from`]).
+    pub(crate) fn peer_recv(&mut self, pipe: usize) -> Option<Vec<Vec<u8>>> {
+        let read = self.outbound.get_mut(pipe)?.peer_read();
         self.maybe_spurious();
-        let (msg, cmd) = read?;
-        if let Some(cmd) = cmd {
-            self.mailbox.send(cmd);
+        let (msg, report) = read?;
+        if let Some(msgs_read) = report {
+            self.mailbox
+                .send(Command::ActivateWrite { pipe, msgs_read });
         }
         Some(msg.iter().map(|f| f.to_vec()).collect())
     }

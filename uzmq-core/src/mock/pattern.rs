@@ -16,6 +16,14 @@ pub enum MockKind {
     Pub,
     /// `ZMQ_SUB`: receive only (subscribed to everything).
     Sub,
+    /// `ZMQ_ROUTER` with `ZMQ_ROUTER_MANDATORY`: one outbound pipe per peer
+    /// ([`super::MockConfig::routes`], ids `[0]`, `[1]`, ...). A message's
+    /// first frame names its peer and is not delivered; an unknown peer is
+    /// EHOSTUNREACH. POLLOUT shows while *some* pipe has room, so a send to
+    /// a peer at its HWM fails with EAGAIN although POLLOUT is set: whether
+    /// a message can go depends on the message. Receives come from the one
+    /// inbound pipe, frames as the peer delivered them.
+    Router,
     /// `ZMQ_REQ`: send a request, then receive its reply, in turn.
     Req,
     /// `ZMQ_REP`: receive a request, then send its reply, in turn.
@@ -66,6 +74,7 @@ impl Turn {
             MockKind::Rep => Turn::RepReceiving,
             MockKind::Pair
             | MockKind::Dealer
+            | MockKind::Router
             | MockKind::Push
             | MockKind::Pull
             | MockKind::Pub

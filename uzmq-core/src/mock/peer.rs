@@ -37,8 +37,15 @@ impl MockPeer {
 
     /// Reads the next whole message the socket sent; every low-water-mark
     /// reads (half the SNDHWM) this sends `activate_write` to the socket.
+    /// For a ROUTER, this is the peer with id `[0]`.
     pub fn recv(&self) -> Option<Vec<Vec<u8>>> {
-        self.model.borrow_mut().peer_recv()
+        self.recv_from(0)
+    }
+
+    /// As [`recv`](Self::recv), as the ROUTER's peer with id `[pipe]`
+    /// (`None` for a pipe the socket does not have).
+    pub fn recv_from(&self, pipe: usize) -> Option<Vec<Vec<u8>>> {
+        self.model.borrow_mut().peer_recv(pipe)
     }
 
     /// Messages delivered and not fully received by the socket yet, visible
@@ -47,9 +54,15 @@ impl MockPeer {
         self.model.borrow().inbound.pending()
     }
 
-    /// Whole messages the socket sent that this peer has not read.
+    /// Whole messages the socket sent that this peer has not read (for a
+    /// ROUTER, all its peers together).
     pub fn pending_outbound(&self) -> usize {
-        self.model.borrow().outbound.pending()
+        self.model
+            .borrow()
+            .outbound
+            .iter()
+            .map(|p| p.pending())
+            .sum()
     }
 
     /// Terminates the socket's context: a `Term` command goes to the

@@ -226,13 +226,25 @@ impl OutPipe {
     }
 
     /// Peer side: `pipe_t::read`. Every LWM messages the reader tells the
-    /// writer how many it read (`send_activate_write`).
-    pub(crate) fn peer_read(&mut self) -> Option<(Frames, Option<Command>)> {
+    /// writer how many it read (`send_activate_write`): the count to send
+    /// comes back with the message.
+    pub(crate) fn peer_read(&mut self) -> Option<(Frames, Option<u64>)> {
         let msg = self.msgs.pop_front()?;
         self.peer_reads += 1;
-        let cmd = (self.lwm > 0 && self.peer_reads % self.lwm == 0)
-            .then_some(Command::ActivateWrite(self.peer_reads));
-        Some((msg, cmd))
+        let report = (self.lwm > 0 && self.peer_reads % self.lwm == 0).then_some(self.peer_reads);
+        Some((msg, report))
+    }
+
+    /// `pipe_t::check_hwm`: room below the HWM as far as the writer knows,
+    /// with no side effect (a ROUTER's POLLOUT asks this of every pipe).
+    pub(crate) fn has_room(&self) -> bool {
+        !self.full_at(self.peers_msgs_read)
+    }
+
+    /// What [`has_room`](Self::has_room) would answer after pending
+    /// `activate_write` commands (the last count in `activated`).
+    pub(crate) fn would_have_room(&self, activated: Option<u64>) -> bool {
+        !self.full_at(activated.unwrap_or(self.peers_msgs_read))
     }
 
     /// Whole messages the peer has not read.

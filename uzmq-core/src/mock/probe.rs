@@ -98,7 +98,12 @@ impl MockProbe {
 
     /// See [`super::MockPeer::pending_outbound`].
     pub fn pending_outbound(&self) -> usize {
-        self.model.borrow().outbound.pending()
+        self.model
+            .borrow()
+            .outbound
+            .iter()
+            .map(|p| p.pending())
+            .sum()
     }
 
     /// Whether the socket has processed its termination (its operations

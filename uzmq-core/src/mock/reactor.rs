@@ -423,6 +423,7 @@ impl MockReactor {
 
     fn iterate(&self, mode: RunMode) -> Step {
         self.st.borrow_mut().iterations += 1;
+        fd_table::next_iteration();
         let timers_ran = self.run_timers();
         if self.run_poll(mode, timers_ran) == Step::BlockedForever {
             // Blocking forever: check has nothing (the turn is disarmed) and

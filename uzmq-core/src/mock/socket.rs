@@ -25,21 +25,32 @@ pub struct MockConfig {
     pub send_throttle: u32,
     /// ...and also, on any other call, with this chance in 1000.
     pub send_process_per_mille: u32,
+    /// [`MockKind::Router`] only: how many peers it routes to, each with its
+    /// own outbound pipe (ids `[0]`, `[1]`, ...).
+    pub routes: usize,
     /// Chance in 1000 that a peer action also raises a spurious signal.
     pub spurious_signal_per_mille: u32,
+    /// The socket panics when called more than this many times within one
+    /// loop iteration (`flush` calls between iterations count toward the
+    /// last one): a step that loops without progress fails fast instead of
+    /// hanging the test.
+    pub max_ops_per_iteration: u64,
     /// How many of the last operations [`MockProbe::ops`] keeps.
     pub op_log_len: usize,
 }
 
 impl Default for MockConfig {
     /// libzmq's default HWMs (1000), commands processed on every 8th send
-    /// plus 1 in 10 others, no spurious signals, the last 64 ops logged.
+    /// plus 1 in 10 others, no spurious signals, two ROUTER peers, at most
+    /// 100,000 operations per loop iteration, the last 64 ops logged.
     fn default() -> Self {
         MockConfig {
             sndhwm: 1000,
             rcvhwm: 1000,
             send_throttle: 8,
             send_process_per_mille: 100,
+            routes: 2,
+            max_ops_per_iteration: 100_000,
             spurious_signal_per_mille: 0,
             op_log_len: 64,
         }
@@ -109,6 +120,10 @@ impl Socket for MockSocket {
 
     fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>> {
         self.model.borrow_mut().recv_frame(frame)
+    }
+
+    fn is_signalled(&self) -> bool {
+        self.model.borrow().mailbox.is_signalled()
     }
 
     fn can_send(&self) -> bool {

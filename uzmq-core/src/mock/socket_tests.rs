@@ -233,7 +233,7 @@ fn the_writer_learns_of_reads_only_through_activate_write() {
     assert_eq!(send(&s, b"4", false), Ok(Io::Done(())));
     assert_eq!(send(&s, b"5", false), Ok(Io::Done(())));
     assert_eq!(send(&s, b"6", false), Ok(Io::WouldBlock));
-    s.with_model(|m| assert!(!m.outbound.is_active()));
+    s.with_model(|m| assert!(!m.outbound[0].is_active()));
     assert_eq!(peer.pending_outbound(), 4);
 }
 
@@ -441,8 +441,14 @@ fn the_probe_logs_ops_and_the_fd_closes_with_the_socket() {
 fn truly_events_predicts_events() {
     for seed in 0..40 {
         let mut rng = SeededRng::new(seed);
-        let kinds = [MockKind::Pair, MockKind::Req, MockKind::Rep, MockKind::Pub];
-        let kind = kinds[rng.below(4) as usize];
+        let kinds = [
+            MockKind::Pair,
+            MockKind::Req,
+            MockKind::Rep,
+            MockKind::Pub,
+            MockKind::Router,
+        ];
+        let kind = kinds[rng.below(5) as usize];
         let config = MockConfig {
             sndhwm: 1 + rng.below(4) as usize,
             rcvhwm: 1 + rng.below(4) as usize,
@@ -450,6 +456,7 @@ fn truly_events_predicts_events() {
             send_process_per_mille: rng.below(500) as u32,
             spurious_signal_per_mille: rng.below(300) as u32,
             op_log_len: 4,
+            ..MockConfig::default()
         };
         let (s, peer) = mock_pair(kind, config, seed);
         for step in 0..300 {
@@ -464,7 +471,14 @@ fn truly_events_predicts_events() {
                     peer.send(parts);
                 }
                 2 | 3 => {
-                    peer.recv();
+                    peer.recv_from(rng.below(2) as usize);
+                }
+                4 if kind == MockKind::Router => {
+                    // Peer 0, peer 1, or one that does not exist.
+                    let id = [rng.below(3) as u8];
+                    if send(&s, &id, true) == Ok(Io::Done(())) {
+                        let _ = send(&s, b"s", false);
+                    }
                 }
                 4 => {
                     let _ = send(&s, b"s", rng.chance(200));
@@ -535,4 +549,46 @@ fn the_reactor_sees_the_socket_signal() {
         "level-triggered while nobody reads ZMQ_EVENTS"
     );
     assert_eq!(s.probe().last_op(), Some(Op::Events));
+}
+
+/// A ROUTER: POLLOUT while some peer's pipe has room, yet a message for a
+/// peer at its HWM is refused with EAGAIN (the id frame stays the
+/// caller's) until that peer reads; an unknown peer is EHOSTUNREACH.
+#[test]
+fn router_writability_depends_on_the_message() {
+    let config = MockConfig {
+        sndhwm: 2,
+        ..lazy()
+    };
+    let (s, peer) = pair(MockKind::Router, config);
+    let send_to = |id: u8, body: &[u8]| {
+        let first = send(&s, &[id], true);
+        if first == Ok(Io::Done(())) {
+            assert_eq!(send(&s, body, false), Ok(Io::Done(())));
+        }
+        first
+    };
+    assert_eq!(send_to(1, b"a"), Ok(Io::Done(())));
+    assert_eq!(send_to(1, b"b"), Ok(Io::Done(())));
+    assert_eq!(send_to(1, b"c"), Ok(Io::WouldBlock), "peer 1 is at its HWM");
+    assert_eq!(
+        s.events(),
+        Ok(Events::WRITABLE),
+        "peer 0 has room: POLLOUT although the next message cannot go"
+    );
+    assert_eq!(send_to(1, b"c"), Ok(Io::WouldBlock));
+    assert_eq!(send_to(0, b"x"), Ok(Io::Done(())));
+    assert_eq!(send_to(7, b"?"), Err(Error::Zmq(zmq::Error::EHOSTUNREACH)));
+    assert_eq!(peer.recv_from(0), Some(vec![b"x".to_vec()]));
+    assert!(peer.is_signalled(), "peer 0 read a low-water mark: an edge");
+    assert_eq!(s.events(), Ok(Events::WRITABLE));
+    assert_eq!(send_to(1, b"c"), Ok(Io::WouldBlock), "not for peer 1");
+    assert!(!peer.is_signalled(), "no edge before peer 1 reads");
+    assert_eq!(peer.recv_from(1), Some(vec![b"a".to_vec()]));
+    assert!(peer.is_signalled(), "peer 1 read a low-water mark: an edge");
+    assert_eq!(s.events(), Ok(Events::WRITABLE));
+    assert_eq!(send_to(1, b"c"), Ok(Io::Done(())));
+    assert_eq!(peer.recv_from(1), Some(vec![b"b".to_vec()]));
+    assert_eq!(peer.recv_from(1), Some(vec![b"c".to_vec()]));
+    assert_eq!(peer.recv_from(2), None, "no such peer");
 }

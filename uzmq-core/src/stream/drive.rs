@@ -21,6 +21,16 @@ pub(super) enum Mode {
     Flush,
 }
 
+/// What one direction's attempts in a step did.
+#[derive(Clone, Copy, Default)]
+struct Attempts {
+    /// Messages sent plus handed over (what `flush` counts).
+    moved: usize,
+    /// The first attempt found libzmq unwilling, although `ZMQ_EVENTS`
+    /// allowed that direction.
+    refused: bool,
+}
+
 /// Restores the `driving` flag; on unwind (a callback panicked) also
 /// queues the handle for another look, since it stopped mid-step and may
 /// have left work in the socket that no edge will announce.
@@ -56,15 +66,18 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             self.fail(&h, e);
         }
         let batch = self.st.borrow().read_batch;
+        // Attempts, not successes: a send or receive that libzmq refuses
+        // uses one up too, so no step can go round without progress.
         let (mut reads_left, mut writes_left) = (batch, batch);
         let mut count = 0;
         let capped = loop {
-            let (want, capped) = self.wanted(mode, reads_left, writes_left);
+            let (want, refused, capped) = self.wanted(mode, reads_left, writes_left);
             if want.is_empty() {
                 break capped;
             }
             let ready = match self.socket.events() {
-                Ok(ev) => ev & want,
+                // A refused direction waits for the fd, whatever it shows.
+                Ok(ev) => ev & want & !refused,
                 Err(e) => {
                     self.fail(&h, e);
                     break false;
@@ -76,10 +89,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 break capped;
             }
             if ready.contains(Events::WRITABLE) {
-                count += self.send_ready(&h, mode, &mut writes_left);
+                let sent = self.send_ready(&h, mode, &mut writes_left);
+                count += sent.moved;
+                self.after_attempt(Events::WRITABLE, sent);
             }
             if ready.contains(Events::READABLE) {
-                count += self.recv_ready(&h, mode, &mut reads_left, &mut writes_left);
+                let handed = self.recv_ready(&h, mode, &mut reads_left, &mut writes_left);
+                count += handed.moved;
+                self.after_attempt(Events::READABLE, handed);
             }
         };
         drop(driving);
@@ -100,12 +117,19 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             .and_then(FdWatch::take_error)
     }
 
-    /// The directions worth an events read now, and whether a batch cap
-    /// (rather than a lack of work) held one back.
-    fn wanted(&self, mode: Mode, reads_left: usize, writes_left: usize) -> (Events, bool) {
-        let st = self.st.borrow();
+    /// The directions the handle waits for and has attempts left for, those
+    /// of them libzmq refused although `ZMQ_EVENTS` allowed them, and
+    /// whether a batch cap (rather than a lack of work) held one back.
+    ///
+    /// A refused direction is tried again once the fd is signalled: the
+    /// events read about to happen then processes new commands (the
+    /// `activate_write` of a peer that read, say), which may change
+    /// libzmq's answer. The fd is asked here, before that read, because
+    /// the read consumes the signal.
+    fn wanted(&self, mode: Mode, reads_left: usize, writes_left: usize) -> (Events, Events, bool) {
+        let mut st = self.st.borrow_mut();
         if st.failed.is_some() {
-            return (Events::empty(), false);
+            return (Events::empty(), Events::empty(), false);
         }
         let (readable, writable) = match st.life {
             Life::Open => (
@@ -126,13 +150,38 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
             capped |= wanted && left == 0;
         }
-        (want, capped)
+        if !(st.refused & want).is_empty() && self.socket.is_signalled() {
+            st.refused = Events::empty();
+        }
+        (want, st.refused, capped)
+    }
+
+    /// Books what one direction's attempts did. None of them went through:
+    /// libzmq refused although `ZMQ_EVENTS` allowed it (`ZMQ_POLLOUT` is
+    /// "some message can be sent", not "this one": a ROUTER's peer at its
+    /// HWM, an XPUB_NODROP subscriber that does not read), so the direction
+    /// waits for the fd instead of going round again. Some went through:
+    /// the other direction is worth trying again, since a message through
+    /// one direction changes what REQ/REP allow the other.
+    fn after_attempt(&self, dir: Events, outcome: Attempts) {
+        let mut st = self.st.borrow_mut();
+        if outcome.moved > 0 {
+            st.refused.remove(!dir);
+        } else if outcome.refused {
+            st.refused |= dir;
+        }
     }
 
     /// Sends queued messages until libzmq pushes back or the cap is hit;
     /// each completion runs right after its message was taken.
-    fn send_ready(self: &Rc<Self>, h: &StreamHandle<R, S>, mode: Mode, left: &mut usize) -> usize {
-        let mut sent = 0;
+    fn send_ready(
+        self: &Rc<Self>,
+        h: &StreamHandle<R, S>,
+        mode: Mode,
+        left: &mut usize,
+    ) -> Attempts {
+        let mut out = Attempts::default();
+        let mut dequeued = false;
         while *left > 0 {
             let outcome = {
                 let mut st = self.st.borrow_mut();
@@ -150,19 +199,27 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     None => break,
                 }
             };
-            *left -= 1;
             match outcome {
                 HeadSend::Sent(done) => {
-                    sent += 1;
+                    *left -= 1;
+                    out.moved += 1;
+                    dequeued = true;
                     if let Some(done) = done {
                         done(h, Ok(()));
                     }
                 }
                 HeadSend::Blocked => {
-                    *left += 1;
+                    // The end of a run that sent something; an attempt of
+                    // its own (and a refusal) when it is the first.
+                    if !dequeued {
+                        *left -= 1;
+                        out.refused = true;
+                    }
                     break;
                 }
                 HeadSend::Failed(e, done) => {
+                    *left -= 1;
+                    dequeued = true;
                     if let Some(done) = done {
                         done(h, Err(e));
                     }
@@ -177,7 +234,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 }
             }
         }
-        sent
+        out
     }
 
     /// Hands whole messages to the read callback until the socket has none,
@@ -191,13 +248,13 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         mode: Mode,
         left: &mut usize,
         writes_left: &mut usize,
-    ) -> usize {
+    ) -> Attempts {
         // Lent for the whole batch: a new callback (`start_read`), `close`
         // or a failure from inside it changes the slot, which ends the batch.
         let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) else {
-            return 0;
+            return Attempts::default();
         };
-        let mut handed = 0;
+        let mut out = Attempts::default();
         while *left > 0 {
             let (queued, partial) = {
                 let mut st = self.st.borrow_mut();
@@ -212,27 +269,35 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             };
             let msg = match self.recv_message(partial) {
                 Ok(Some(msg)) => msg,
-                Ok(None) => break,
+                Ok(None) => {
+                    // The end of a run that received something; an attempt
+                    // of its own (and a refusal) when it is the first.
+                    if out.moved == 0 {
+                        *left -= 1;
+                        out.refused = true;
+                    }
+                    break;
+                }
                 Err(e) => {
                     // Home first: `fail` hands the error to the callback.
                     drop(cb);
                     self.fail(h, e);
-                    return handed;
+                    return out;
                 }
             };
             *left -= 1;
-            handed += 1;
+            out.moved += 1;
             (cb.get())(h, Ok(msg));
             if self.st.borrow().queue.len() > queued {
                 // Home while sending: a send failing for good hands its
                 // error to the read callback too.
                 drop(cb);
-                handed += self.send_ready(h, mode, writes_left);
+                out.moved += self.send_ready(h, mode, writes_left).moved;
                 if self.socket.alternates() {
                     // A REP that just replied has nothing to receive before
                     // the next request: ask ZMQ_EVENTS (the caller's next
                     // step) rather than try a receive to find that out.
-                    return handed;
+                    return out;
                 }
                 cb = match Lent::take(&self.st, |st| &mut st.read_cb) {
                     Some(cb) => cb,
@@ -240,7 +305,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 };
             }
         }
-        handed
+        out
     }
 
     /// One whole message (continuing `parts`, usually empty), or `None`

@@ -12,7 +12,7 @@ use crate::callback_slot::Slot;
 use crate::event_loop::{EventLoop, LoopHandle};
 use crate::fd_watch::FdWatch;
 use crate::handle_base::Base;
-use crate::{Error, Multipart, Reactor, Result, Socket};
+use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 use write_queue::WriteQueue;
 
 /// Default [`StreamHandle::set_read_batch`]: messages handed over per loop
@@ -43,6 +43,10 @@ struct State<R: Reactor, S: Socket> {
     writes_paused: bool,
     /// Set once the socket failed for good (ETERM): later calls get it.
     failed: Option<Error>,
+    /// Directions libzmq refused although `ZMQ_EVENTS` showed them: they
+    /// wait for the fd (or for anything else that may change the answer)
+    /// instead of being tried again in the same step.
+    refused: Events,
     read_cb: Slot<ReadCb<R, S>>,
     queue: WriteQueue<WriteCb<R, S>>,
     /// Completions (and their results) the loop still has to run: queued
@@ -105,6 +109,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 reading: false,
                 writes_paused: false,
                 failed: None,
+                refused: Events::empty(),
                 read_cb: Slot::default(),
                 queue: WriteQueue::default(),
                 cancelled: Vec::new(),
@@ -133,7 +138,14 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// The socket. Anything done with it may consume the fd's edge, so
     /// this also makes the handle re-read `ZMQ_EVENTS` next iteration.
     pub fn socket(&self) -> &S {
-        if self.inner.wants_watch(&self.inner.st.borrow()) {
+        let wants = {
+            let mut st = self.inner.st.borrow_mut();
+            // The caller may consume the very signal a refused direction
+            // waits for: try it again rather than wait for that signal.
+            st.refused = Events::empty();
+            self.inner.wants_watch(&st)
+        };
+        if wants {
             self.inner.recheck();
         }
         &self.inner.socket
@@ -214,8 +226,10 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// each way; returns how many messages were sent plus handed over.
     pub fn flush(&self) -> Result<usize> {
         {
-            let st = self.inner.st.borrow();
+            let mut st = self.inner.st.borrow_mut();
             self.inner.check_usable(&st)?;
+            // An explicit request: what libzmq refused before is tried once more.
+            st.refused = Events::empty();
         }
         Ok(self.inner.drive(drive::Mode::Flush))
     }
