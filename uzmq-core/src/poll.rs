@@ -205,6 +205,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         // Everything that can fail comes before any change: a refused start
         // keeps the old mask and callback.
+        if timeout.is_some() {
+            // As for a timer: measure the timeout from this call, not from a
+            // loop time that went stale during work outside the loop.
+            self.base.event_loop()?.update_time();
+        }
         let new_timer = match timeout {
             Some(t) if self.st.borrow().timer.is_none() => Some(self.make_timer(t)?),
             Some(t) => {

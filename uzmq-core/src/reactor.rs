@@ -58,8 +58,14 @@ pub trait Reactor: 'static {
     /// Makes `run` return after this iteration (`uv_stop`).
     fn stop(&self);
 
-    /// Loop time in milliseconds (`uv_now`).
+    /// Loop time in milliseconds (`uv_now`): cached, refreshed at the start
+    /// of each iteration and by [`Reactor::update_time`].
     fn now(&self) -> u64;
+
+    /// Refreshes the cached loop time (`uv_update_time`). Timers are
+    /// measured from the cached time, so work done outside the loop since
+    /// the last refresh would otherwise shorten a timer started now.
+    fn update_time(&self);
 
     /// Whether the loop has active handles or closing ones (`uv_loop_alive`).
     fn alive(&self) -> bool;
@@ -75,10 +81,23 @@ pub trait Watch: 'static {
 
 /// A loop timer.
 pub trait RawTimer: 'static {
-    /// (Re)starts: first fire after `timeout`, then every `repeat` unless zero.
+    /// (Re)starts: first fire after `timeout`, then every `repeat` unless
+    /// zero, measured from the cached loop time.
     fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()>;
     /// Stops (idempotent).
     fn stop(&mut self);
     /// Whether the timer is started and will fire.
     fn is_active(&self) -> bool;
+    /// `uv_timer_again`: with a nonzero repeat, restarts the timer to fire
+    /// after `repeat` from the cached loop time; with a zero repeat,
+    /// nothing. An error when it was never started.
+    fn again(&mut self) -> Result<()>;
+    /// Sets the repeat interval, used from the next fire on.
+    fn set_repeat(&mut self, repeat: Duration);
+    /// The repeat interval, as the backend keeps it (rounded to its
+    /// resolution).
+    fn repeat(&self) -> Duration;
+    /// Time from the cached loop time to the next fire; zero when not
+    /// active.
+    fn due_in(&self) -> Duration;
 }

@@ -89,6 +89,11 @@ impl Reactor for UvLoop {
         self.state.now()
     }
 
+    /// `uv_update_time`.
+    fn update_time(&self) {
+        self.state.update_time();
+    }
+
     fn alive(&self) -> bool {
         self.state.alive()
     }

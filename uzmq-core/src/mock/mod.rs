@@ -10,7 +10,10 @@
 //! Implements [`crate::Reactor`]. One iteration runs libuv's phases in
 //! libuv's order (timers, idle/prepare, level-triggered poll, check, closing)
 //! with virtual time in milliseconds that only moves when the loop would
-//! block on a timer, or by [`MockReactor::advance`]. Simultaneously readable
+//! block on a timer, or by [`MockReactor::advance`]; time spent outside the
+//! loop ([`MockReactor::advance_clock`]) moves the clock but not the loop's
+//! cached time, as with libuv, until the next iteration or
+//! `update_time`. Simultaneously readable
 //! watches run in an order drawn from the seed. Where a real loop would block
 //! forever waiting for outside events, `run` returns instead, so a test can
 //! act as the outside (deliver through a [`MockPeer`]) and run again. Fds are

@@ -24,6 +24,12 @@ const UV_EBADF: Error = Error::Uv {
     name: "EBADF",
 };
 
+/// `uv_timer_again` of a timer never started.
+const UV_EINVAL: Error = Error::Uv {
+    code: -22,
+    name: "EINVAL",
+};
+
 /// A second started watch on one fd (libuv malfunctions then; we refuse).
 const UV_EEXIST: Error = Error::Uv {
     code: -17,
@@ -35,6 +41,9 @@ const UV_EEXIST: Error = Error::Uv {
 /// One iteration (`uv_run`'s loop body, in the classic order libuv
 /// documents in "Design overview"):
 ///
+/// 0. the loop time (`now`) catches up with the virtual clock
+///    (`uv__update_time`; they differ only after
+///    [`MockReactor::advance_clock`], time spent outside the loop);
 /// 1. timers: every timer due at the loop time runs, in (deadline, start
 ///    order) order; a repeating one is rescheduled at `now + repeat` just
 ///    before its callback runs (`uv_timer_again`);
@@ -70,7 +79,12 @@ pub struct MockReactor {
 struct State {
     seed: u64,
     rng: SeededRng,
+    /// The loop's cached time (`loop->time`): what timers are measured from.
     now: u64,
+    /// The virtual clock (`uv_hrtime`): never behind `now`; it runs ahead
+    /// when time passes outside the loop ([`MockReactor::advance_clock`]),
+    /// until the next iteration or `update_time` catches `now` up.
+    clock: u64,
     iterations: u64,
     running: bool,
     stop_flag: bool,
@@ -104,6 +118,8 @@ struct TimerSlot {
     deadline: u64,
     repeat: u64,
     seq: u64,
+    /// Ever started (libuv's `timer_cb != NULL`): `again` needs it.
+    started: bool,
     cb: Option<LoopCallback>,
 }
 
@@ -205,6 +221,7 @@ impl MockReactor {
                 seed,
                 rng: SeededRng::new(seed),
                 now: 0,
+                clock: 0,
                 iterations: 0,
                 running: false,
                 stop_flag: false,
@@ -260,11 +277,29 @@ impl MockReactor {
         self.st.borrow().next_deadline()
     }
 
-    /// Moves virtual time forward by `ms` without running anything; due
-    /// timers fire in the next iteration.
+    /// Moves virtual time forward by `ms` without running anything, the
+    /// loop time with it (as if the loop had waited that long); due timers
+    /// fire in the next iteration.
     pub fn advance(&self, ms: u64) {
         let mut st = self.st.borrow_mut();
-        st.now = st.now.saturating_add(ms);
+        st.clock = st.clock.saturating_add(ms);
+        st.now = st.clock;
+    }
+
+    /// Lets `ms` pass outside the loop (blocking work between two `run`
+    /// calls, or inside a callback): the clock moves, the loop's cached time
+    /// ([`Reactor::now`]) does not, until the next iteration or
+    /// [`Reactor::update_time`]. A timer started meanwhile with a bare
+    /// [`RawTimer::start`] is measured from the stale time, as in libuv.
+    pub fn advance_clock(&self, ms: u64) {
+        let mut st = self.st.borrow_mut();
+        st.clock = st.clock.saturating_add(ms);
+    }
+
+    /// The virtual clock in milliseconds (`uv_hrtime`), at or ahead of the
+    /// loop time.
+    pub fn clock(&self) -> u64 {
+        self.st.borrow().clock
     }
 
     /// True when the loop has nothing to do now: the turn is disarmed and no
@@ -382,7 +417,10 @@ impl MockReactor {
                 match st.next_deadline() {
                     // The wait: nothing readable comes from outside, so the
                     // next thing to happen is the earliest timer.
-                    Some(deadline) => st.now = st.now.max(deadline),
+                    Some(deadline) => {
+                        st.now = st.now.max(deadline);
+                        st.clock = st.clock.max(st.now);
+                    }
                     None => return Step::BlockedForever,
                 }
             }
@@ -422,7 +460,12 @@ impl MockReactor {
     }
 
     fn iterate(&self, mode: RunMode) -> Step {
-        self.st.borrow_mut().iterations += 1;
+        {
+            let mut st = self.st.borrow_mut();
+            st.iterations += 1;
+            // uv__update_time: each iteration starts from the clock.
+            st.now = st.clock;
+        }
         let timers_ran = self.run_timers();
         if self.run_poll(mode, timers_ran) == Step::BlockedForever {
             // Blocking forever: check has nothing (the turn is disarmed) and
@@ -506,6 +549,7 @@ impl Reactor for MockReactor {
                 deadline: 0,
                 repeat: 0,
                 seq: 0,
+                started: false,
                 cb: Some(on_fire),
             },
         );
@@ -567,6 +611,12 @@ impl Reactor for MockReactor {
 
     fn now(&self) -> u64 {
         self.st.borrow().now
+    }
+
+    /// Catches the loop time up with the clock (see [`MockReactor::advance_clock`]).
+    fn update_time(&self) {
+        let mut st = self.st.borrow_mut();
+        st.now = st.clock;
     }
 
     fn alive(&self) -> bool {
@@ -652,6 +702,7 @@ impl RawTimer for MockTimer {
         t.deadline = now.saturating_add(millis(timeout));
         t.repeat = millis(repeat);
         t.seq = seq;
+        t.started = true;
         Ok(())
     }
 
@@ -668,6 +719,55 @@ impl RawTimer for MockTimer {
         self.st
             .upgrade()
             .is_some_and(|rc| rc.borrow().timers.get(&self.id).is_some_and(|t| t.active))
+    }
+
+    /// `uv_timer_again`: `Err(Uv EINVAL)` when never started; with a
+    /// nonzero repeat, due at `now + repeat` (stale loop time included);
+    /// with a zero repeat, nothing. `Err(Closed)` when the loop is gone.
+    fn again(&mut self) -> Result<()> {
+        let rc = self.st.upgrade().ok_or(Error::Closed)?;
+        let mut st = rc.borrow_mut();
+        let (now, seq) = (st.now, st.timer_seq);
+        let t = st.timers.get_mut(&self.id).ok_or(Error::Closed)?;
+        if !t.started {
+            return Err(UV_EINVAL);
+        }
+        if t.repeat > 0 {
+            t.active = true;
+            t.ready = false;
+            t.deadline = now.saturating_add(t.repeat);
+            t.seq = seq;
+            st.timer_seq += 1;
+        }
+        Ok(())
+    }
+
+    /// `uv_timer_set_repeat` (whole milliseconds, truncated).
+    fn set_repeat(&mut self, repeat: Duration) {
+        if let Some(rc) = self.st.upgrade() {
+            if let Some(t) = rc.borrow_mut().timers.get_mut(&self.id) {
+                t.repeat = millis(repeat);
+            }
+        }
+    }
+
+    fn repeat(&self) -> Duration {
+        let ms = self.st.upgrade().map_or(0, |rc| {
+            rc.borrow().timers.get(&self.id).map_or(0, |t| t.repeat)
+        });
+        Duration::from_millis(ms)
+    }
+
+    /// `uv_timer_get_due_in` from the loop's cached time; zero when not active.
+    fn due_in(&self) -> Duration {
+        let ms = self.st.upgrade().map_or(0, |rc| {
+            let st = rc.borrow();
+            st.timers
+                .get(&self.id)
+                .filter(|t| t.active)
+                .map_or(0, |t| t.deadline.saturating_sub(st.now))
+        });
+        Duration::from_millis(ms)
     }
 }
 
