@@ -31,6 +31,8 @@ pub trait Reactor: 'static {
     type Watch: Watch;
     /// A timer (a `uv_timer_t`).
     type Timer: RawTimer;
+    /// A signal watch (a `uv_signal_t`).
+    type Signal: RawSignal;
 
     /// Installs the function run once per iteration in the check phase
     /// while the turn is armed. Called once, when the loop is created.
@@ -50,6 +52,11 @@ pub trait Reactor: 'static {
     /// A stopped timer whose `on_fire` runs from the timer phase. Dropping
     /// it closes it, with the same rule for the callback as [`Reactor::watch`].
     fn timer(&self, on_fire: LoopCallback) -> Result<Self::Timer>;
+
+    /// A stopped signal watch whose `on_signal` runs from the poll phase
+    /// each time the signal it watches arrives. Dropping it closes it, with
+    /// the same rule for the callback as [`Reactor::watch`].
+    fn signal(&self, on_signal: LoopCallback) -> Result<Self::Signal>;
 
     /// Runs the loop (`uv_run`); `Ok(true)` when active handles remain.
     /// A panic in a callback stops the run and resumes from here.
@@ -100,4 +107,17 @@ pub trait RawTimer: 'static {
     /// Time from the cached loop time to the next fire; zero when not
     /// active.
     fn due_in(&self) -> Duration;
+}
+
+/// A watch of one process signal.
+pub trait RawSignal: 'static {
+    /// Starts watching `signum`, or switches a started watch to it (while
+    /// started it keeps the loop alive). An invalid signal number is an
+    /// error; as in libuv, a watch switched to an invalid one may be left
+    /// stopped.
+    fn start(&mut self, signum: i32) -> Result<()>;
+    /// Stops (idempotent); a signal that arrives now is not reported.
+    fn stop(&mut self);
+    /// Whether the watch is started.
+    fn is_active(&self) -> bool;
 }

@@ -8,7 +8,7 @@
 //!   callback, and sends the messages you queue, in order, exactly once,
 //!   each with an optional completion callback.
 //!
-//! plus the [`Loop`] they run on and a [`Timer`].
+//! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle.
 //!
 //! ```
 //! use uzmq::{zmq, Loop, RunMode, Zmq};
@@ -79,11 +79,13 @@
 
 mod event_loop;
 mod poll;
+mod signal;
 mod stream;
 mod timer;
 
 pub use event_loop::Loop;
 pub use poll::ZmqPoll;
+pub use signal::Signal;
 pub use stream::Zmq;
 pub use timer::Timer;
 pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};

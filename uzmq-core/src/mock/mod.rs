@@ -18,6 +18,8 @@
 //! forever waiting for outside events, `run` returns instead, so a test can
 //! act as the outside (deliver through a [`MockPeer`]) and run again. Fds are
 //! fake (see [`fd_table`]); [`FakeFd`] makes one with a hand-set level.
+//! Signals are raised by the test ([`MockReactor::raise`]) and delivered in
+//! the next poll phase, as libuv delivers them through its signal pipe.
 //!
 //! # The socket: [`MockSocket`] and its [`MockPeer`]
 //!
@@ -63,7 +65,7 @@ pub use fd_table::FakeFd;
 pub use pattern::MockKind;
 pub use peer::MockPeer;
 pub use probe::{MockProbe, Op, OpCounts};
-pub use reactor::{MockReactor, MockTimer, MockWatch, RUN_LIMIT, SPIN_LIMIT};
+pub use reactor::{MockReactor, MockSignal, MockTimer, MockWatch, RUN_LIMIT, SPIN_LIMIT};
 pub use rng::{SEED_ENV, SeededRng, seed_from_env};
 pub use socket::{MockConfig, MockSocket, mock_pair};
 
