@@ -3,7 +3,7 @@
 //! runs until SIGINT (Ctrl-C) or SIGTERM, then shuts down gracefully (a
 //! reply already queued still goes out) and exits 0.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use uzmq::{Loop, RunMode, Signal, Zmq, zmq};
@@ -46,13 +46,12 @@ const SIGTERM: i32 = 15;
 /// handles, for an end that comes otherwise to close them.
 fn on_sigint_or_sigterm(lp: &Loop, stop: impl FnOnce() + 'static) -> uzmq::Result<[Signal; 2]> {
     let signals = [Signal::new(lp)?, Signal::new(lp)?];
-    let stop: Rc<RefCell<Option<Box<dyn FnOnce()>>>> = Rc::new(RefCell::new(Some(Box::new(stop))));
+    let stop = Rc::new(Cell::new(Some(stop)));
     for (signal, signum) in signals.iter().zip([SIGINT, SIGTERM]) {
         let (stop, both) = (stop.clone(), signals.clone());
         signal.start_oneshot(signum, move |_, signum| {
             eprintln!("signal {signum}: shutting down");
-            let stop = stop.borrow_mut().take();
-            if let Some(stop) = stop {
+            if let Some(stop) = stop.take() {
                 stop();
             }
             for s in &both {

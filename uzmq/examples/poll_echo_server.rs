@@ -3,7 +3,7 @@
 //! `poll_echo_server [ENDPOINT]` (default tcp://127.0.0.1:5555); runs until
 //! SIGINT (Ctrl-C) or SIGTERM, then closes the handle and exits 0.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use uzmq::{Events, Loop, RunMode, Signal, ZmqPoll, zmq};
@@ -48,13 +48,12 @@ const SIGTERM: i32 = 15;
 /// handles, for an end that comes otherwise to close them.
 fn on_sigint_or_sigterm(lp: &Loop, stop: impl FnOnce() + 'static) -> uzmq::Result<[Signal; 2]> {
     let signals = [Signal::new(lp)?, Signal::new(lp)?];
-    let stop: Rc<RefCell<Option<Box<dyn FnOnce()>>>> = Rc::new(RefCell::new(Some(Box::new(stop))));
+    let stop = Rc::new(Cell::new(Some(stop)));
     for (signal, signum) in signals.iter().zip([SIGINT, SIGTERM]) {
         let (stop, both) = (stop.clone(), signals.clone());
         signal.start_oneshot(signum, move |_, signum| {
             eprintln!("signal {signum}: shutting down");
-            let stop = stop.borrow_mut().take();
-            if let Some(stop) = stop {
+            if let Some(stop) = stop.take() {
                 stop();
             }
             for s in &both {
