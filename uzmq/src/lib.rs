@@ -91,3 +91,7 @@ pub use timer::Timer;
 pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};
 /// The `zmq` crate uzmq is built with: create contexts and sockets with it.
 pub use zmq;
+/// The `zmq-sys` crate (libzmq's C API) the `zmq` crate is built on, for
+/// libzmq options the `zmq` crate has no setter for, such as raising the
+/// context's socket limit (`ZMQ_MAX_SOCKETS`) or `ZMQ_XPUB_NODROP`.
+pub use zmq_sys;
