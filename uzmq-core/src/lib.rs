@@ -7,9 +7,9 @@
 //!   a "turn" run once per iteration in the check phase while armed).
 //! - [`EventLoop`], [`PollHandle`], [`StreamHandle`], [`TimerHandle`],
 //!   [`SignalHandle`]: the loop state and the handle state machines behind
-//!   uzmq's `Loop`, `ZmqPoll`, `Zmq`, `Timer` and `Signal`, generic over both traits so the same code
-//!   runs on libuv/libzmq and on the deterministic `mock` backend (feature
-//!   `mock`).
+//!   uzmq's `Loop`, `ZmqPoll`, `Zmq`, `Timer` and `Signal`, generic over
+//!   both traits so the same code runs on libuv/libzmq and on the
+//!   deterministic `mock` backend (feature `mock`).
 #![forbid(unsafe_code)]
 
 mod callback_slot;
