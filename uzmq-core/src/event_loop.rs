@@ -116,9 +116,15 @@ impl<R: Reactor> EventLoop<R> {
         self.shared.reactor.stop()
     }
 
-    /// Loop time in milliseconds.
+    /// Loop time in milliseconds: cached, refreshed at the start of each
+    /// iteration and by [`update_time`](Self::update_time).
     pub fn now(&self) -> u64 {
         self.shared.reactor.now()
+    }
+
+    /// Refreshes the cached loop time (`uv_update_time`).
+    pub fn update_time(&self) {
+        self.shared.reactor.update_time()
     }
 
     /// Whether anything is active or closing.

@@ -3,13 +3,13 @@
 //! - [`Socket`]: what a handle needs from a zmq socket (`ZMQ_FD`,
 //!   `ZMQ_EVENTS`, non-blocking frame send/receive that never loses a
 //!   refused frame).
-//! - [`Reactor`]: what it needs from a loop (fd watch, timer, a "turn" run
-//!   once per iteration in the check phase while armed).
-//! - [`EventLoop`], [`PollHandle`], [`StreamHandle`], [`TimerHandle`]: the
-//!   loop state and the handle state machines behind uzmq's `Loop`,
-//!   `ZmqPoll`, `Zmq` and `Timer`, generic over both traits so the same code
-//!   runs on libuv/libzmq and on the deterministic `mock` backend (feature
-//!   `mock`).
+//! - [`Reactor`]: what it needs from a loop (fd watch, timer, signal watch,
+//!   a "turn" run once per iteration in the check phase while armed).
+//! - [`EventLoop`], [`PollHandle`], [`StreamHandle`], [`TimerHandle`],
+//!   [`SignalHandle`]: the loop state and the handle state machines behind
+//!   uzmq's `Loop`, `ZmqPoll`, `Zmq`, `Timer` and `Signal`, generic over
+//!   both traits so the same code runs on libuv/libzmq and on the
+//!   deterministic `mock` backend (feature `mock`).
 #![forbid(unsafe_code)]
 
 mod callback_slot;
@@ -20,6 +20,7 @@ mod fd_watch;
 mod handle_base;
 mod poll;
 mod reactor;
+mod signal;
 mod socket;
 mod stream;
 mod timer;
@@ -31,7 +32,8 @@ pub use error::{Error, Result};
 pub use event_loop::EventLoop;
 pub use events::Events;
 pub use poll::PollHandle;
-pub use reactor::{LoopCallback, RawTimer, Reactor, RunMode, Watch};
+pub use reactor::{LoopCallback, RawSignal, RawTimer, Reactor, RunMode, Watch};
+pub use signal::SignalHandle;
 pub use socket::{Io, RawFd, Socket};
 pub use stream::{DEFAULT_READ_BATCH, StreamHandle};
 pub use timer::TimerHandle;

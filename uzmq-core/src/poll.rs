@@ -114,6 +114,13 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     }
 
     /// Starts, or updates the mask and callback of a started handle.
+    ///
+    /// Refusals, the first that applies wins: `Err(Closed)` on a closed
+    /// handle (or one whose loop is gone); `Err(Zmq(ENOTSUP))` for a
+    /// direction the socket type can never have (READABLE on PUSH/PUB,
+    /// WRITABLE on PULL/SUB); the error that stopped the handle for good
+    /// (ETERM); `Err(Zmq(EINVAL))` for an empty mask. A refused start keeps
+    /// the old mask and callback.
     pub fn start(
         &self,
         events: Events,
@@ -123,17 +130,15 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     }
 
     /// As [`start`](Self::start); also calls `cb` with `Events::empty()`
-    /// each time `timeout` passes with no callback.
+    /// each time `timeout` passes with no callback. A zero timeout is
+    /// `Err(Zmq(EINVAL))`, after the refusals of `start` that come first
+    /// (closed, ENOTSUP).
     pub fn start_with_timeout(
         &self,
         events: Events,
         timeout: Duration,
         cb: impl FnMut(&Self, Events, Option<Error>) + 'static,
     ) -> Result<()> {
-        if timeout.is_zero() {
-            self.inner.check_usable()?;
-            return Err(Error::Zmq(zmq::Error::EINVAL));
-        }
         self.inner.start(events, Some(timeout), Box::new(cb))
     }
 
@@ -198,13 +203,28 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         timeout: Option<Duration>,
         cb: Box<PollCb<R, S>>,
     ) -> Result<()> {
-        self.check_usable()?;
+        // Which error wins: closed, then a direction the socket type can
+        // never have, then the rest.
+        if !self.st.borrow().life.is_open() {
+            return Err(Error::Closed);
+        }
         let events = events & Events::all();
-        if events.is_empty() {
+        if (events.contains(Events::READABLE) && !self.socket.can_recv())
+            || (events.contains(Events::WRITABLE) && !self.socket.can_send())
+        {
+            return Err(Error::Zmq(zmq::Error::ENOTSUP));
+        }
+        self.check_usable()?;
+        if events.is_empty() || timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Zmq(zmq::Error::EINVAL));
         }
         // Everything that can fail comes before any change: a refused start
         // keeps the old mask and callback.
+        if timeout.is_some() {
+            // As for a timer: measure the timeout from this call, not from a
+            // loop time that went stale during work outside the loop.
+            self.base.event_loop()?.update_time();
+        }
         let new_timer = match timeout {
             Some(t) if self.st.borrow().timer.is_none() => Some(self.make_timer(t)?),
             Some(t) => {

@@ -31,6 +31,8 @@ pub trait Reactor: 'static {
     type Watch: Watch;
     /// A timer (a `uv_timer_t`).
     type Timer: RawTimer;
+    /// A signal watch (a `uv_signal_t`).
+    type Signal: RawSignal;
 
     /// Installs the function run once per iteration in the check phase
     /// while the turn is armed. Called once, when the loop is created.
@@ -51,6 +53,11 @@ pub trait Reactor: 'static {
     /// it closes it, with the same rule for the callback as [`Reactor::watch`].
     fn timer(&self, on_fire: LoopCallback) -> Result<Self::Timer>;
 
+    /// A stopped signal watch whose `on_signal` runs from the poll phase
+    /// each time the signal it watches arrives. Dropping it closes it, with
+    /// the same rule for the callback as [`Reactor::watch`].
+    fn signal(&self, on_signal: LoopCallback) -> Result<Self::Signal>;
+
     /// Runs the loop (`uv_run`); `Ok(true)` when active handles remain.
     /// A panic in a callback stops the run and resumes from here.
     fn run(&self, mode: RunMode) -> Result<bool>;
@@ -58,8 +65,14 @@ pub trait Reactor: 'static {
     /// Makes `run` return after this iteration (`uv_stop`).
     fn stop(&self);
 
-    /// Loop time in milliseconds (`uv_now`).
+    /// Loop time in milliseconds (`uv_now`): cached, refreshed at the start
+    /// of each iteration and by [`Reactor::update_time`].
     fn now(&self) -> u64;
+
+    /// Refreshes the cached loop time (`uv_update_time`). Timers are
+    /// measured from the cached time, so work done outside the loop since
+    /// the last refresh would otherwise shorten a timer started now.
+    fn update_time(&self);
 
     /// Whether the loop has active handles or closing ones (`uv_loop_alive`).
     fn alive(&self) -> bool;
@@ -75,10 +88,36 @@ pub trait Watch: 'static {
 
 /// A loop timer.
 pub trait RawTimer: 'static {
-    /// (Re)starts: first fire after `timeout`, then every `repeat` unless zero.
+    /// (Re)starts: first fire after `timeout`, then every `repeat` unless
+    /// zero, measured from the cached loop time.
     fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()>;
     /// Stops (idempotent).
     fn stop(&mut self);
     /// Whether the timer is started and will fire.
+    fn is_active(&self) -> bool;
+    /// `uv_timer_again`: with a nonzero repeat, restarts the timer to fire
+    /// after `repeat` from the cached loop time; with a zero repeat,
+    /// nothing. An error when it was never started.
+    fn again(&mut self) -> Result<()>;
+    /// Sets the repeat interval, used from the next fire on.
+    fn set_repeat(&mut self, repeat: Duration);
+    /// The repeat interval, as the backend keeps it (rounded to its
+    /// resolution).
+    fn repeat(&self) -> Duration;
+    /// Time from the cached loop time to the next fire; zero when not
+    /// active.
+    fn due_in(&self) -> Duration;
+}
+
+/// A watch of one process signal.
+pub trait RawSignal: 'static {
+    /// Starts watching `signum`, or switches a started watch to it (while
+    /// started it keeps the loop alive). An invalid signal number is an
+    /// error; as in libuv, a watch switched to an invalid one may be left
+    /// stopped.
+    fn start(&mut self, signum: i32) -> Result<()>;
+    /// Stops (idempotent); a signal that arrives now is not reported.
+    fn stop(&mut self);
+    /// Whether the watch is started.
     fn is_active(&self) -> bool;
 }

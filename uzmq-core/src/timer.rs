@@ -1,6 +1,11 @@
 //! The timer handle behind uzmq's `Timer`: a loop timer with a callback
 //! that gets the handle, close callbacks run from the loop, and the loop's
 //! keep-alive rule (a started timer keeps working without user clones).
+//!
+//! Unlike a bare `uv_timer_start`, `start` and `again` refresh the loop's
+//! cached time first: libuv measures a timer from the time it cached at the
+//! start of the iteration, so a timer started after long work outside the
+//! loop would fire early by the length of that work.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -18,6 +23,11 @@ struct State<R: Reactor> {
     life: Life<CloseCb<R>>,
     cb: Slot<FireCb<R>>,
     raw: Option<R::Timer>,
+    /// Ever started (libuv's `timer_cb != NULL`): `again` needs it.
+    started: bool,
+    /// The repeat interval as the backend keeps it; kept here too so that
+    /// `repeat()` still answers once the raw timer is gone (closed).
+    repeat: Duration,
 }
 
 struct Inner<R: Reactor> {
@@ -58,6 +68,8 @@ impl<R: Reactor> TimerHandle<R> {
                 life: Life::Open,
                 cb: Slot::default(),
                 raw: None,
+                started: false,
+                repeat: Duration::ZERO,
             }),
         });
         let weak = inner.me.clone();
@@ -73,7 +85,8 @@ impl<R: Reactor> TimerHandle<R> {
     }
 
     /// Starts (or restarts) the timer: `cb` after `timeout`, then every
-    /// `repeat` unless it is zero.
+    /// `repeat` unless it is zero. The loop time is refreshed first, so the
+    /// first fire comes no earlier than `timeout` after this call.
     pub fn start(
         &self,
         timeout: Duration,
@@ -87,12 +100,70 @@ impl<R: Reactor> TimerHandle<R> {
                 (Life::Open, Some(raw)) => raw,
                 _ => return Err(Error::Closed),
             };
+            self.inner.update_time()?;
             raw.start(timeout, repeat)?;
+            st.started = true;
+            st.repeat = raw.repeat();
             st.cb.replace(Box::new(cb))
         };
         drop(old);
         self.inner.changed();
         Ok(())
+    }
+
+    /// `uv_timer_again`: restarts a repeating timer to fire `repeat()`
+    /// from now (the loop time is refreshed first), keeping its callback;
+    /// with a zero repeat it changes nothing. `Err(Zmq(EINVAL))` when the
+    /// timer was never started, `Err(Closed)` once it is closed.
+    pub fn again(&self) -> Result<()> {
+        {
+            let mut st = self.inner.st.borrow_mut();
+            let st = &mut *st;
+            let raw = match (&st.life, st.raw.as_mut(), st.started) {
+                (Life::Open, Some(raw), true) => raw,
+                (Life::Open, Some(_), false) => return Err(Error::Zmq(zmq::Error::EINVAL)),
+                _ => return Err(Error::Closed),
+            };
+            self.inner.update_time()?;
+            raw.again()?;
+        }
+        self.inner.changed();
+        Ok(())
+    }
+
+    /// Sets the repeat interval; it takes effect at the next fire, which
+    /// schedules the one after it with the new interval (a fire schedules
+    /// the next one before its callback runs, as libuv does).
+    /// `Err(Closed)` once closed.
+    pub fn set_repeat(&self, repeat: Duration) -> Result<()> {
+        let mut st = self.inner.st.borrow_mut();
+        let st = &mut *st;
+        match (&st.life, st.raw.as_mut()) {
+            (Life::Open, Some(raw)) => {
+                raw.set_repeat(repeat);
+                st.repeat = raw.repeat();
+                Ok(())
+            }
+            _ => Err(Error::Closed),
+        }
+    }
+
+    /// The repeat interval, in the backend's resolution (libuv: whole
+    /// milliseconds, rounded up). On a closed timer, the last one it had.
+    pub fn repeat(&self) -> Duration {
+        self.inner.st.borrow().repeat
+    }
+
+    /// Time left before the next fire, measured from the loop time
+    /// ([`EventLoop::now`], which lags behind the clock until the next
+    /// iteration or [`EventLoop::update_time`]); zero when the timer is
+    /// not active, closed included.
+    pub fn due_in(&self) -> Duration {
+        let st = self.inner.st.borrow();
+        match (&st.life, st.raw.as_ref()) {
+            (Life::Open, Some(raw)) if raw.is_active() => raw.due_in(),
+            _ => Duration::ZERO,
+        }
     }
 
     /// Stops the timer.
@@ -148,6 +219,11 @@ impl<R: Reactor> Inner<R> {
             // alive by the loop's turn queue.
             Life::Closing(_) | Life::Closed => false,
         }
+    }
+
+    /// Refreshes the loop's cached time; `Err(Closed)` when the loop is gone.
+    fn update_time(&self) -> Result<()> {
+        self.base.event_loop().map(|lp| lp.update_time())
     }
 
     fn changed(&self) {

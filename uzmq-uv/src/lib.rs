@@ -4,6 +4,7 @@
 //! - [`UvLoop`]: the loop; a cheap `Rc` handle, torn down with the last clone.
 //! - [`UvWatch`]: a `uv_poll_t` watching one fd for readability.
 //! - [`UvTimer`]: a `uv_timer_t`.
+//! - [`UvSignal`]: a `uv_signal_t`.
 //! - The turn: a `uv_check_t` running the core's hook in the check phase
 //!   while armed, and a `uv_idle_t` started only while armed, so a loop with
 //!   nothing to do blocks in the kernel.
@@ -16,6 +17,7 @@
 //! runs while the loop is torn down, they are only dropped.
 #![deny(unsafe_code)]
 
+mod signal;
 #[allow(unsafe_code)]
 mod sys;
 mod timer;
@@ -25,6 +27,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
+pub use signal::UvSignal;
 pub use timer::UvTimer;
 pub use uv_loop::UvLoop;
 pub use watch::UvWatch;

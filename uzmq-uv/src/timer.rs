@@ -17,8 +17,9 @@ use crate::uv_loop::millis_ceil;
 ///
 /// Dropping the timer closes it; its callback is dropped once libuv has
 /// finished with the handle, so a callback may drop its own timer. Once its
-/// loop is gone the timer is inert: `start` returns `Err(Error::Closed)`,
-/// `stop` and drop do nothing, `is_active` is false.
+/// loop is gone the timer is inert: `start` and `again` return
+/// `Err(Error::Closed)`, `stop`, `set_repeat` and drop do nothing,
+/// `is_active` is false, `repeat` and `due_in` are zero.
 pub struct UvTimer {
     timer: Timer,
 }
@@ -44,6 +45,31 @@ impl RawTimer for UvTimer {
     /// `uv_is_active`: started and not yet fired (or repeating).
     fn is_active(&self) -> bool {
         self.timer.is_active()
+    }
+
+    /// `uv_timer_again`: `Err(Uv EINVAL)` when never started.
+    fn again(&mut self) -> Result<()> {
+        self.timer.again()
+    }
+
+    /// `uv_timer_set_repeat`, rounded up to whole milliseconds.
+    fn set_repeat(&mut self, repeat: Duration) {
+        self.timer.set_repeat(millis_ceil(repeat));
+    }
+
+    /// `uv_timer_get_repeat`.
+    fn repeat(&self) -> Duration {
+        Duration::from_millis(self.timer.repeat())
+    }
+
+    /// `uv_timer_get_due_in`, zero when not active (libuv would report
+    /// what was left when a stopped timer was stopped).
+    fn due_in(&self) -> Duration {
+        if self.timer.is_active() {
+            Duration::from_millis(self.timer.due_in())
+        } else {
+            Duration::ZERO
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use uzmq_core::{LoopCallback, RawFd, Reactor, Result, RunMode};
 
-use crate::sys::{LoopState, Poll, Timer};
-use crate::{UvTimer, UvWatch};
+use crate::sys::{LoopState, Poll, Signal, Timer};
+use crate::{UvSignal, UvTimer, UvWatch};
 
 /// A libuv loop: a cheap handle (an `Rc`) to one `uv_loop_t`.
 ///
@@ -40,6 +40,7 @@ impl fmt::Debug for UvLoop {
 impl Reactor for UvLoop {
     type Watch = UvWatch;
     type Timer = UvTimer;
+    type Signal = UvSignal;
 
     /// Installs the hook run in the check phase while the turn is armed
     /// (replacing and dropping any previous one).
@@ -71,6 +72,12 @@ impl Reactor for UvLoop {
         Timer::new(&self.state, on_fire).map(UvTimer::from_sys)
     }
 
+    /// A stopped [`UvSignal`]; fails with `Error::Uv` when libuv cannot
+    /// create the loop's signal pipe.
+    fn signal(&self, on_signal: LoopCallback) -> Result<UvSignal> {
+        Signal::new(&self.state, on_signal).map(UvSignal::from_sys)
+    }
+
     /// `uv_run`: `Ok(true)` when active handles remain.
     ///
     /// `Err(Error::Reentrant)` when called from a callback of this loop
@@ -87,6 +94,11 @@ impl Reactor for UvLoop {
 
     fn now(&self) -> u64 {
         self.state.now()
+    }
+
+    /// `uv_update_time`.
+    fn update_time(&self) {
+        self.state.update_time();
     }
 
     fn alive(&self) -> bool {

@@ -60,9 +60,18 @@ impl Loop {
         self.0.stop()
     }
 
-    /// Loop time in milliseconds (`uv_now`).
+    /// Loop time in milliseconds (`uv_now`). It is cached: the loop
+    /// refreshes it at the start of each iteration, and
+    /// [`update_time`](Loop::update_time) on demand.
     pub fn now(&self) -> u64 {
         self.0.now()
+    }
+
+    /// Refreshes the cached loop time (`uv_update_time`), for instance
+    /// after long work outside the loop. [`Timer::start`](crate::Timer::start)
+    /// does it itself.
+    pub fn update_time(&self) {
+        self.0.update_time()
     }
 
     /// Whether anything is active or closing (`uv_loop_alive`).

@@ -1,6 +1,7 @@
 //! ZeroMQ sockets on a libuv event loop.
 //!
-//! uzmq gives a [`zmq::Socket`] two kinds of libuv handle:
+//! uzmq gives a [`zmq::Socket`](https://docs.rs/zmq/0.9.2/zmq/struct.Socket.html)
+//! two kinds of libuv handle:
 //!
 //! - [`ZmqPoll`], a poll handle: tells you when the socket can receive or
 //!   send, like `uv_poll_t` does for a plain fd; you call `recv`/`send`.
@@ -8,7 +9,7 @@
 //!   callback, and sends the messages you queue, in order, exactly once,
 //!   each with an optional completion callback.
 //!
-//! plus the [`Loop`] they run on and a [`Timer`].
+//! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle.
 //!
 //! ```
 //! use uzmq::{zmq, Loop, RunMode, Zmq};
@@ -75,18 +76,104 @@
 //! on it is closed and its callbacks are dropped without being called.
 //! Callbacks run only from the loop (or from [`Zmq::flush`]), never inside
 //! another call, and each may stop, close, start or write to any handle.
+//!
+//! # Threads: a loop and its handles live on one thread
+//!
+//! [`Loop`] and every handle ([`Zmq`], [`ZmqPoll`], [`Timer`], [`Signal`])
+//! are `!Send` and `!Sync`: they share their state through `Rc`s, without
+//! locks, so they never leave the thread they were created on. When one is
+//! moved into `std::thread::spawn` (or captured by anything that must be
+//! `Send`), the compiler refuses with an error naming an internal type,
+//! along the lines of "`Rc<uzmq_core::event_loop::LoopShared<UvLoop>>`
+//! cannot be sent between threads safely". It means: this value stays on
+//! its thread. What to do instead:
+//!
+//! - Create the loop, and every handle on it, inside the thread that runs
+//!   the loop. Hand that thread the data it needs to build them (endpoints,
+//!   settings), not the handles.
+//! - A [`zmq::Socket`](https://docs.rs/zmq/0.9.2/zmq/struct.Socket.html) is
+//!   `Send`: create, bind or connect it wherever is convenient, move it
+//!   into the loop's thread, and wrap it there with [`Zmq::new`] or
+//!   [`ZmqPoll::new`].
+//! - To pass data to the loop's thread later on, send it through a zmq
+//!   socket: for instance an `inproc://` PUSH in the producing thread and a
+//!   PULL read by a [`Zmq`] handle on the loop (each thread owns its socket;
+//!   sockets of one context connect across threads).
+//!
+//! There is no other thread-safe way into a loop in this version: nothing
+//! of a loop may be touched from another thread.
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//! use std::thread;
+//!
+//! use uzmq::{zmq, Loop, RunMode, Zmq};
+//!
+//! let ctx = zmq::Context::new();
+//! let pull = ctx.socket(zmq::PULL)?; // a zmq::Socket is Send
+//! pull.bind("inproc://to-the-loop")?;
+//! let push = ctx.socket(zmq::PUSH)?;
+//! push.connect("inproc://to-the-loop")?;
+//!
+//! let loop_thread = thread::spawn(move || -> uzmq::Result<Vec<u8>> {
+//!     // The loop and its handles are made here, where they run.
+//!     let lp = Loop::new()?;
+//!     let reader = Zmq::new(&lp, pull)?;
+//!     let got = Rc::new(RefCell::new(Vec::new()));
+//!     let g = got.clone();
+//!     reader.start_read(move |h, msg| {
+//!         *g.borrow_mut() = msg.expect("a message")[0].to_vec();
+//!         h.close();
+//!     })?;
+//!     lp.run(RunMode::Default)?;
+//!     Ok(got.take())
+//! });
+//! // Data, not handles, crosses the threads: here through the sockets.
+//! push.send("hello", 0)?;
+//! assert_eq!(loop_thread.join().expect("the loop thread")?, b"hello");
+//! # Ok::<(), uzmq::Error>(())
+//! ```
+//!
+//! A loop cannot be sent to another thread:
+//!
+//! ```compile_fail
+//! let lp = uzmq::Loop::new()?;
+//! std::thread::spawn(move || lp.run(uzmq::RunMode::Default));
+//! # Ok::<(), uzmq::Error>(())
+//! ```
+//!
+//! nor can a handle:
+//!
+//! ```compile_fail
+//! fn needs_send<T: Send>(_: T) {}
+//! let lp = uzmq::Loop::new()?;
+//! let ctx = uzmq::zmq::Context::new();
+//! let handle = uzmq::Zmq::new(&lp, ctx.socket(uzmq::zmq::PULL)?)?;
+//! needs_send(handle);
+//! # Ok::<(), uzmq::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod event_loop;
 mod poll;
+mod signal;
 mod stream;
 mod timer;
 
 pub use event_loop::Loop;
 pub use poll::ZmqPoll;
+pub use signal::Signal;
 pub use stream::Zmq;
 pub use timer::Timer;
+// Inlined, so that these items are documented in this crate and links to
+// them resolve also when only this crate's docs are built (`--no-deps`).
+#[doc(inline)]
 pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};
 pub use uzmq_zmq::set_int_option;
 /// The `zmq` crate uzmq is built with: create contexts and sockets with it.
 pub use zmq;
+/// The `zmq-sys` crate (libzmq's C API) the `zmq` crate is built on, for
+/// libzmq options the `zmq` crate has no setter for, such as raising the
+/// context's socket limit (`ZMQ_MAX_SOCKETS`) or `ZMQ_XPUB_NODROP`.
+pub use zmq_sys;

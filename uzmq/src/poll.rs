@@ -67,7 +67,14 @@ impl ZmqPoll {
     /// just before the call), never an empty set. When the socket's state
     /// cannot be read it gets the error and no events, once, and the handle
     /// stops for good (a later `start` returns that error; close it to
-    /// release the socket). An empty mask is `Err(Zmq(EINVAL))`.
+    /// release the socket).
+    ///
+    /// Refusals, the first that applies wins, and each leaves the handle
+    /// as it was (old mask and callback): `Err(Error::Closed)` on a closed
+    /// handle or one whose loop is gone; `Err(Zmq(ENOTSUP))` for a
+    /// direction the socket type can never have (WRITABLE on PULL/SUB,
+    /// READABLE on PUSH/PUB); the error that stopped the handle for good
+    /// (ETERM); `Err(Zmq(EINVAL))` for an empty mask.
     pub fn start(
         &self,
         events: Events,
@@ -78,8 +85,10 @@ impl ZmqPoll {
     }
 
     /// As [`start`](Self::start); also calls `cb` with `Events::empty()`
-    /// each time `timeout` passes with no callback. A zero timeout is
-    /// `Err(Zmq(EINVAL))`.
+    /// each time `timeout` passes with no callback (measured from this
+    /// call: the loop time is refreshed first). A zero timeout is
+    /// `Err(Zmq(EINVAL))`, after the refusals of `start` that come first
+    /// (a closed handle, ENOTSUP).
     pub fn start_with_timeout(
         &self,
         events: Events,

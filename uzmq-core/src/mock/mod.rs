@@ -10,11 +10,16 @@
 //! Implements [`crate::Reactor`]. One iteration runs libuv's phases in
 //! libuv's order (timers, idle/prepare, level-triggered poll, check, closing)
 //! with virtual time in milliseconds that only moves when the loop would
-//! block on a timer, or by [`MockReactor::advance`]. Simultaneously readable
+//! block on a timer, or by [`MockReactor::advance`]; time spent outside the
+//! loop ([`MockReactor::advance_clock`]) moves the clock but not the loop's
+//! cached time, as with libuv, until the next iteration or
+//! `update_time`. Simultaneously readable
 //! watches run in an order drawn from the seed. Where a real loop would block
 //! forever waiting for outside events, `run` returns instead, so a test can
 //! act as the outside (deliver through a [`MockPeer`]) and run again. Fds are
 //! fake (see [`fd_table`]); [`FakeFd`] makes one with a hand-set level.
+//! Signals are raised by the test ([`MockReactor::raise`]) and delivered in
+//! the next poll phase, as libuv delivers them through its signal pipe.
 //!
 //! # The socket: [`MockSocket`] and its [`MockPeer`]
 //!
@@ -60,7 +65,7 @@ pub use fd_table::FakeFd;
 pub use pattern::MockKind;
 pub use peer::MockPeer;
 pub use probe::{MockProbe, Op, OpCounts};
-pub use reactor::{MockReactor, MockTimer, MockWatch, RUN_LIMIT, SPIN_LIMIT};
+pub use reactor::{MockReactor, MockSignal, MockTimer, MockWatch, RUN_LIMIT, SPIN_LIMIT};
 pub use rng::{SEED_ENV, SeededRng, seed_from_env};
 pub use socket::{MockConfig, MockSocket, mock_pair};
 

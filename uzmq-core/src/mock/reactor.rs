@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::fd_table;
 use super::rng::SeededRng;
-use crate::{Error, LoopCallback, RawFd, RawTimer, Reactor, Result, RunMode, Watch};
+use crate::{Error, LoopCallback, RawFd, RawSignal, RawTimer, Reactor, Result, RunMode, Watch};
 
 /// `run(RunMode::Default)` panics after this many consecutive iterations in
 /// which virtual time did not move: the loop never blocks, something spins.
@@ -24,6 +24,12 @@ const UV_EBADF: Error = Error::Uv {
     name: "EBADF",
 };
 
+/// `uv_timer_again` of a timer never started.
+const UV_EINVAL: Error = Error::Uv {
+    code: -22,
+    name: "EINVAL",
+};
+
 /// A second started watch on one fd (libuv malfunctions then; we refuse).
 const UV_EEXIST: Error = Error::Uv {
     code: -17,
@@ -35,12 +41,16 @@ const UV_EEXIST: Error = Error::Uv {
 /// One iteration (`uv_run`'s loop body, in the classic order libuv
 /// documents in "Design overview"):
 ///
+/// 0. the loop time (`now`) catches up with the virtual clock
+///    (`uv__update_time`; they differ only after
+///    [`MockReactor::advance_clock`], time spent outside the loop);
 /// 1. timers: every timer due at the loop time runs, in (deadline, start
 ///    order) order; a repeating one is rescheduled at `now + repeat` just
 ///    before its callback runs (`uv_timer_again`);
 /// 2. idle/prepare: nothing (the armed turn is modelled as the idle+check
 ///    pair: the idle half only keeps poll from blocking);
-/// 3. poll: the started watches whose fd is readable run, in an order drawn
+/// 3. poll: the started watches whose fd is readable run, and the signals
+///    raised since the last poll are delivered, in an order drawn
 ///    from the seeded RNG. Readiness is sampled once, before the first
 ///    callback (as `epoll_wait` returns a batch): a callback may consume
 ///    another fd's signal and that watch still runs, exactly as with libuv.
@@ -70,7 +80,12 @@ pub struct MockReactor {
 struct State {
     seed: u64,
     rng: SeededRng,
+    /// The loop's cached time (`loop->time`): what timers are measured from.
     now: u64,
+    /// The virtual clock (`uv_hrtime`): never behind `now`; it runs ahead
+    /// when time passes outside the loop ([`MockReactor::advance_clock`]),
+    /// until the next iteration or `update_time` catches `now` up.
+    clock: u64,
     iterations: u64,
     running: bool,
     stop_flag: bool,
@@ -84,6 +99,10 @@ struct State {
     timer_seq: u64,
     watches: BTreeMap<u64, WatchSlot>,
     timers: BTreeMap<u64, TimerSlot>,
+    signals: BTreeMap<u64, SignalSlot>,
+    /// Signals raised and not delivered yet, one per watch that was started
+    /// for it when it was raised (libuv's signal pipe messages).
+    raised: Vec<(u64, i32)>,
     /// Callbacks of dropped handles, dropped in the next closing phase.
     closing: Vec<LoopCallback>,
 }
@@ -92,6 +111,13 @@ struct WatchSlot {
     fd: RawFd,
     started: bool,
     /// `None` while the callback runs (it is on the caller's stack).
+    cb: Option<LoopCallback>,
+}
+
+struct SignalSlot {
+    /// The signal watched; 0 while stopped (as libuv's `handle->signum`).
+    signum: i32,
+    /// `None` while the callback runs.
     cb: Option<LoopCallback>,
 }
 
@@ -104,6 +130,8 @@ struct TimerSlot {
     deadline: u64,
     repeat: u64,
     seq: u64,
+    /// Ever started (libuv's `timer_cb != NULL`): `again` needs it.
+    started: bool,
     cb: Option<LoopCallback>,
 }
 
@@ -113,6 +141,15 @@ enum Slot {
     Hook(u64),
     Watch(u64),
     Timer(u64),
+    Signal(u64),
+}
+
+/// What the poll phase found ready.
+#[derive(Clone, Copy)]
+enum Ready {
+    Watch(u64),
+    /// The signal pipe: raised signals wait for delivery.
+    Signals,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -128,6 +165,7 @@ impl State {
             || !self.closing.is_empty()
             || self.watches.values().any(|w| w.started)
             || self.timers.values().any(|t| t.active)
+            || self.signals.values().any(|sig| sig.signum != 0)
     }
 
     fn next_deadline(&self) -> Option<u64> {
@@ -143,6 +181,7 @@ impl State {
             Slot::Hook(_) => self.hook.take(),
             Slot::Watch(id) => self.watches.get_mut(&id).and_then(|w| w.cb.take()),
             Slot::Timer(id) => self.timers.get_mut(&id).and_then(|t| t.cb.take()),
+            Slot::Signal(id) => self.signals.get_mut(&id).and_then(|sig| sig.cb.take()),
         }
     }
 
@@ -155,6 +194,7 @@ impl State {
             Slot::Hook(_) => None,
             Slot::Watch(id) => self.watches.get_mut(&id).map(|w| &mut w.cb),
             Slot::Timer(id) => self.timers.get_mut(&id).map(|t| &mut t.cb),
+            Slot::Signal(id) => self.signals.get_mut(&id).map(|sig| &mut sig.cb),
         };
         match home {
             Some(home) if home.is_none() => *home = Some(cb),
@@ -205,6 +245,7 @@ impl MockReactor {
                 seed,
                 rng: SeededRng::new(seed),
                 now: 0,
+                clock: 0,
                 iterations: 0,
                 running: false,
                 stop_flag: false,
@@ -215,6 +256,8 @@ impl MockReactor {
                 timer_seq: 0,
                 watches: BTreeMap::new(),
                 timers: BTreeMap::new(),
+                signals: BTreeMap::new(),
+                raised: Vec::new(),
                 closing: Vec::new(),
             })),
         }
@@ -255,16 +298,63 @@ impl MockReactor {
             .count()
     }
 
+    /// Started signal watches (each keeps the loop alive).
+    pub fn active_signals(&self) -> usize {
+        self.st
+            .borrow()
+            .signals
+            .values()
+            .filter(|sig| sig.signum != 0)
+            .count()
+    }
+
+    /// Sends `signum` to the process, as far as this loop sees it: every
+    /// watch started for it now gets it, from the poll phase of the next
+    /// iteration (which then does not block), as libuv delivers through its
+    /// signal pipe; a watch stopped or switched to another signal before
+    /// then does not. Returns whether a watch caught it: a real process
+    /// with no handler for the signal would take its default action (for
+    /// SIGINT, end); the mock just drops it.
+    pub fn raise(&self, signum: i32) -> bool {
+        let mut st = self.st.borrow_mut();
+        let st = &mut *st;
+        let before = st.raised.len();
+        for (id, sig) in &st.signals {
+            if sig.signum == signum && signum != 0 {
+                st.raised.push((*id, signum));
+            }
+        }
+        st.raised.len() > before
+    }
+
     /// The earliest deadline of a started timer, in loop time.
     pub fn next_deadline(&self) -> Option<u64> {
         self.st.borrow().next_deadline()
     }
 
-    /// Moves virtual time forward by `ms` without running anything; due
-    /// timers fire in the next iteration.
+    /// Moves virtual time forward by `ms` without running anything, the
+    /// loop time with it (as if the loop had waited that long); due timers
+    /// fire in the next iteration.
     pub fn advance(&self, ms: u64) {
         let mut st = self.st.borrow_mut();
-        st.now = st.now.saturating_add(ms);
+        st.clock = st.clock.saturating_add(ms);
+        st.now = st.clock;
+    }
+
+    /// Lets `ms` pass outside the loop (blocking work between two `run`
+    /// calls, or inside a callback): the clock moves, the loop's cached time
+    /// ([`Reactor::now`]) does not, until the next iteration or
+    /// [`Reactor::update_time`]. A timer started meanwhile with a bare
+    /// [`RawTimer::start`] is measured from the stale time, as in libuv.
+    pub fn advance_clock(&self, ms: u64) {
+        let mut st = self.st.borrow_mut();
+        st.clock = st.clock.saturating_add(ms);
+    }
+
+    /// The virtual clock in milliseconds (`uv_hrtime`), at or ahead of the
+    /// loop time.
+    pub fn clock(&self) -> u64 {
+        self.st.borrow().clock
     }
 
     /// True when the loop has nothing to do now: the turn is disarmed and no
@@ -352,10 +442,14 @@ impl MockReactor {
             let mut dead = None;
             for (id, w) in st.watches.iter().filter(|(_, w)| w.started) {
                 match fd_table::is_readable(w.fd) {
-                    Some(true) => ready.push(*id),
+                    Some(true) => ready.push(Ready::Watch(*id)),
                     Some(false) => {}
                     None => dead = Some(w.fd),
                 }
+            }
+            if !st.raised.is_empty() {
+                // The signal pipe is one more readable fd of the batch.
+                ready.push(Ready::Signals);
             }
             (ready, dead)
         };
@@ -382,21 +476,47 @@ impl MockReactor {
                 match st.next_deadline() {
                     // The wait: nothing readable comes from outside, so the
                     // next thing to happen is the earliest timer.
-                    Some(deadline) => st.now = st.now.max(deadline),
+                    Some(deadline) => {
+                        st.now = st.now.max(deadline);
+                        st.clock = st.clock.max(st.now);
+                    }
                     None => return Step::BlockedForever,
                 }
             }
             return Step::Continue;
         }
         self.st.borrow_mut().rng.shuffle(&mut ready);
-        for id in ready {
-            // An earlier callback may have stopped or dropped this watch.
-            let started = self.st.borrow().watches.get(&id).is_some_and(|w| w.started);
-            if started {
-                self.call(Slot::Watch(id));
+        for item in ready {
+            match item {
+                Ready::Watch(id) => {
+                    // An earlier callback may have stopped or dropped this watch.
+                    let started = self.st.borrow().watches.get(&id).is_some_and(|w| w.started);
+                    if started {
+                        self.call(Slot::Watch(id));
+                    }
+                }
+                Ready::Signals => self.deliver_signals(),
             }
         }
         Step::Continue
+    }
+
+    /// Reads the signal pipe: each message reaches its watch if it still
+    /// watches that signal (uv__signal_event); signals raised by these
+    /// callbacks wait for the next poll phase.
+    fn deliver_signals(&self) {
+        let raised = std::mem::take(&mut self.st.borrow_mut().raised);
+        for (id, signum) in raised {
+            let watching = self
+                .st
+                .borrow()
+                .signals
+                .get(&id)
+                .is_some_and(|sig| sig.signum == signum);
+            if watching {
+                self.call(Slot::Signal(id));
+            }
+        }
     }
 
     fn run_check(&self) {
@@ -422,7 +542,12 @@ impl MockReactor {
     }
 
     fn iterate(&self, mode: RunMode) -> Step {
-        self.st.borrow_mut().iterations += 1;
+        {
+            let mut st = self.st.borrow_mut();
+            st.iterations += 1;
+            // uv__update_time: each iteration starts from the clock.
+            st.now = st.clock;
+        }
         fd_table::next_iteration();
         let timers_ran = self.run_timers();
         if self.run_poll(mode, timers_ran) == Step::BlockedForever {
@@ -450,6 +575,7 @@ impl fmt::Debug for MockReactor {
                 .field("turn_armed", &st.turn_armed)
                 .field("watches", &st.watches.len())
                 .field("timers", &st.timers.len())
+                .field("signals", &st.signals.len())
                 .finish(),
             Err(_) => f.write_str("MockReactor { <borrowed> }"),
         }
@@ -459,6 +585,7 @@ impl fmt::Debug for MockReactor {
 impl Reactor for MockReactor {
     type Watch = MockWatch;
     type Timer = MockTimer;
+    type Signal = MockSignal;
 
     fn set_turn_hook(&self, hook: LoopCallback) {
         let mut st = self.st.borrow_mut();
@@ -507,10 +634,29 @@ impl Reactor for MockReactor {
                 deadline: 0,
                 repeat: 0,
                 seq: 0,
+                started: false,
                 cb: Some(on_fire),
             },
         );
         Ok(MockTimer {
+            st: Rc::downgrade(&self.st),
+            id,
+        })
+    }
+
+    /// A stopped [`MockSignal`]; deliver signals with [`MockReactor::raise`].
+    fn signal(&self, on_signal: LoopCallback) -> Result<MockSignal> {
+        let mut st = self.st.borrow_mut();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.signals.insert(
+            id,
+            SignalSlot {
+                signum: 0,
+                cb: Some(on_signal),
+            },
+        );
+        Ok(MockSignal {
             st: Rc::downgrade(&self.st),
             id,
         })
@@ -568,6 +714,12 @@ impl Reactor for MockReactor {
 
     fn now(&self) -> u64 {
         self.st.borrow().now
+    }
+
+    /// Catches the loop time up with the clock (see [`MockReactor::advance_clock`]).
+    fn update_time(&self) {
+        let mut st = self.st.borrow_mut();
+        st.now = st.clock;
     }
 
     fn alive(&self) -> bool {
@@ -653,6 +805,7 @@ impl RawTimer for MockTimer {
         t.deadline = now.saturating_add(millis(timeout));
         t.repeat = millis(repeat);
         t.seq = seq;
+        t.started = true;
         Ok(())
     }
 
@@ -670,6 +823,55 @@ impl RawTimer for MockTimer {
             .upgrade()
             .is_some_and(|rc| rc.borrow().timers.get(&self.id).is_some_and(|t| t.active))
     }
+
+    /// `uv_timer_again`: `Err(Uv EINVAL)` when never started; with a
+    /// nonzero repeat, due at `now + repeat` (stale loop time included);
+    /// with a zero repeat, nothing. `Err(Closed)` when the loop is gone.
+    fn again(&mut self) -> Result<()> {
+        let rc = self.st.upgrade().ok_or(Error::Closed)?;
+        let mut st = rc.borrow_mut();
+        let (now, seq) = (st.now, st.timer_seq);
+        let t = st.timers.get_mut(&self.id).ok_or(Error::Closed)?;
+        if !t.started {
+            return Err(UV_EINVAL);
+        }
+        if t.repeat > 0 {
+            t.active = true;
+            t.ready = false;
+            t.deadline = now.saturating_add(t.repeat);
+            t.seq = seq;
+            st.timer_seq += 1;
+        }
+        Ok(())
+    }
+
+    /// `uv_timer_set_repeat` (whole milliseconds, truncated).
+    fn set_repeat(&mut self, repeat: Duration) {
+        if let Some(rc) = self.st.upgrade() {
+            if let Some(t) = rc.borrow_mut().timers.get_mut(&self.id) {
+                t.repeat = millis(repeat);
+            }
+        }
+    }
+
+    fn repeat(&self) -> Duration {
+        let ms = self.st.upgrade().map_or(0, |rc| {
+            rc.borrow().timers.get(&self.id).map_or(0, |t| t.repeat)
+        });
+        Duration::from_millis(ms)
+    }
+
+    /// `uv_timer_get_due_in` from the loop's cached time; zero when not active.
+    fn due_in(&self) -> Duration {
+        let ms = self.st.upgrade().map_or(0, |rc| {
+            let st = rc.borrow();
+            st.timers
+                .get(&self.id)
+                .filter(|t| t.active)
+                .map_or(0, |t| t.deadline.saturating_sub(st.now))
+        });
+        Duration::from_millis(ms)
+    }
 }
 
 impl Drop for MockTimer {
@@ -677,6 +879,74 @@ impl Drop for MockTimer {
         let Some(rc) = self.st.upgrade() else { return };
         if let Ok(mut st) = rc.try_borrow_mut() {
             if let Some(cb) = st.timers.remove(&self.id).and_then(|t| t.cb) {
+                st.closing.push(cb);
+            }
+        }
+    }
+}
+
+/// A [`RawSignal`] of a [`MockReactor`], delivered by
+/// [`MockReactor::raise`]. Dropping it closes it: its callback is dropped
+/// in the next closing phase, never called again.
+#[derive(Debug)]
+pub struct MockSignal {
+    st: Weak<RefCell<State>>,
+    id: u64,
+}
+
+/// Signal numbers a Linux process can watch: 1..=64 but SIGKILL and
+/// SIGSTOP, which `sigaction` refuses.
+fn valid_signum(signum: i32) -> bool {
+    (1..=64).contains(&signum) && signum != 9 && signum != 19
+}
+
+impl RawSignal for MockSignal {
+    /// `uv_signal_start`, with its failure modes: 0 is `Err(Uv EINVAL)` at
+    /// once; another invalid number is `Err(Uv EINVAL)` after a started
+    /// watch was stopped (libuv stops it before it registers the new
+    /// signal); the same signal again changes nothing. `Err(Closed)` when
+    /// the loop is gone.
+    fn start(&mut self, signum: i32) -> Result<()> {
+        let rc = self.st.upgrade().ok_or(Error::Closed)?;
+        let mut st = rc.borrow_mut();
+        let sig = st.signals.get_mut(&self.id).ok_or(Error::Closed)?;
+        if signum == 0 {
+            return Err(UV_EINVAL);
+        }
+        if signum == sig.signum {
+            return Ok(());
+        }
+        sig.signum = 0;
+        if !valid_signum(signum) {
+            return Err(UV_EINVAL);
+        }
+        sig.signum = signum;
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(rc) = self.st.upgrade() {
+            if let Some(sig) = rc.borrow_mut().signals.get_mut(&self.id) {
+                sig.signum = 0;
+            }
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        self.st.upgrade().is_some_and(|rc| {
+            rc.borrow()
+                .signals
+                .get(&self.id)
+                .is_some_and(|sig| sig.signum != 0)
+        })
+    }
+}
+
+impl Drop for MockSignal {
+    fn drop(&mut self) {
+        let Some(rc) = self.st.upgrade() else { return };
+        if let Ok(mut st) = rc.try_borrow_mut() {
+            if let Some(cb) = st.signals.remove(&self.id).and_then(|sig| sig.cb) {
                 st.closing.push(cb);
             }
         }

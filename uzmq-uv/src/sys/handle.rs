@@ -93,6 +93,7 @@ pub(crate) unsafe fn close_any(handle: *mut uv_handle_t) {
     let close_cb: uv::uv_close_cb = match kind {
         uv::uv_handle_type_UV_POLL => Some(close_cb::<uv::uv_poll_t>),
         uv::uv_handle_type_UV_TIMER => Some(close_cb::<uv::uv_timer_t>),
+        uv::uv_handle_type_UV_SIGNAL => Some(close_cb::<uv::uv_signal_t>),
         uv::uv_handle_type_UV_CHECK => Some(close_cb::<uv::uv_check_t>),
         uv::uv_handle_type_UV_IDLE => Some(close_cb::<uv::uv_idle_t>),
         // Unreachable: this crate creates no other kind. No assertion (this

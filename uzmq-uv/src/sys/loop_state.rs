@@ -284,6 +284,13 @@ impl LoopState {
         unsafe { uv::uv_now(self.loop_ptr()) }
     }
 
+    /// `uv_update_time`.
+    pub(crate) fn update_time(&self) {
+        // SAFETY: the loop is initialised and open while `self` lives;
+        // `uv_update_time` only refreshes `loop->time` from the clock.
+        unsafe { uv::uv_update_time(self.loop_ptr()) }
+    }
+
     /// `uv_loop_alive`.
     pub(crate) fn alive(&self) -> bool {
         // SAFETY: the loop is initialised and open while `self` lives.

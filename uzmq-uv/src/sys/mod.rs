@@ -14,11 +14,13 @@ mod error;
 mod handle;
 mod loop_state;
 mod poll;
+mod signal;
 mod timer;
 mod turn;
 
 pub(crate) use loop_state::LoopState;
 pub(crate) use poll::Poll;
+pub(crate) use signal::Signal;
 pub(crate) use timer::Timer;
 
 #[cfg(test)]

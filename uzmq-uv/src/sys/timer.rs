@@ -40,6 +40,42 @@ impl Timer {
         }
     }
 
+    /// `uv_timer_again`: `Err(Uv EINVAL)` when never started (libuv knows no
+    /// callback yet); `Err(Closed)` once the loop is gone.
+    pub(crate) fn again(&self) -> Result<()> {
+        let handle = self.0.raw().ok_or(Error::Closed)?;
+        // SAFETY: live (see `Handle::raw`); libuv itself refuses a timer
+        // that has no callback yet (never started) with UV_EINVAL.
+        check(unsafe { uv::uv_timer_again(handle) }).map(drop)
+    }
+
+    /// `uv_timer_set_repeat`; nothing once the loop is gone.
+    pub(crate) fn set_repeat(&self, repeat_ms: u64) {
+        if let Some(handle) = self.0.raw() {
+            // SAFETY: live (see `Handle::raw`); only stores the field read
+            // when the timer next fires.
+            unsafe { uv::uv_timer_set_repeat(handle, repeat_ms) };
+        }
+    }
+
+    /// `uv_timer_get_repeat` in ms; 0 once the loop is gone.
+    pub(crate) fn repeat(&self) -> u64 {
+        self.0.raw().map_or(0, |handle| {
+            // SAFETY: live (see `Handle::raw`); a plain field read.
+            unsafe { uv::uv_timer_get_repeat(handle) }
+        })
+    }
+
+    /// `uv_timer_get_due_in` in ms (from the loop's cached time); 0 once
+    /// the loop is gone.
+    pub(crate) fn due_in(&self) -> u64 {
+        self.0.raw().map_or(0, |handle| {
+            // SAFETY: live (see `Handle::raw`), and so is its loop, which
+            // libuv reads the cached time from.
+            unsafe { uv::uv_timer_get_due_in(handle) }
+        })
+    }
+
     /// `uv_is_active`; false once the loop is gone.
     pub(crate) fn is_active(&self) -> bool {
         self.0.raw().is_some_and(|handle| {

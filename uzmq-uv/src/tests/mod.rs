@@ -4,6 +4,7 @@
 
 mod basics;
 mod panics;
+mod signal;
 mod teardown;
 mod timer;
 mod turn;
