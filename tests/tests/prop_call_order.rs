@@ -406,6 +406,63 @@ fn a_send_refused_despite_pollout_waits_for_the_fd() {
     assert_eq!(h.write_queue_size(), 0);
 }
 
+/// A handle that only writes sleeps right after its refused send: what
+/// that send processed is in its answer, and any later command raises an
+/// edge, so neither another events read nor a retry timer is needed.
+#[test]
+fn a_refused_writer_sleeps_on_its_refusal() {
+    let mut rig = Rig::new();
+    let lp = new_loop(10);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    h.write("x").expect("write");
+    rig.events(W);
+    rig.send("x", false, false);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(lp.reactor().next_deadline(), None, "no retry timer");
+    rig.fd.set_readable(true);
+    rig.events(W);
+    rig.send("x", false, true);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(h.write_queue_size(), 0);
+}
+
+/// The window libzmq leaves open: the command a refused write waits for
+/// arrives after the handle asked the fd and before the events read it
+/// makes for its reads, which consumes the command's edge. The fd stays
+/// silent, and the retry timer tries the write again.
+#[test]
+fn a_signal_consumed_by_the_last_events_read_is_covered_by_the_retry_timer() {
+    let mut rig = Rig::new();
+    let lp = new_loop(11);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    h.write("x").expect("write");
+    rig.events(W);
+    rig.send("x", false, false);
+    rig.events(W);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+    assert!(lp.reactor().next_deadline().is_some(), "a retry is due");
+    lp.reactor().advance(1);
+    rig.events(W);
+    rig.send("x", false, true);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(h.write_queue_size(), 0);
+    assert_eq!(
+        lp.reactor().next_deadline(),
+        None,
+        "nothing refused: no timer"
+    );
+}
+
 #[test]
 fn an_idle_poll_handle_makes_no_socket_call() {
     let mut rig = Rig::new();

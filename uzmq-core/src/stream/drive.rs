@@ -70,11 +70,19 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         // uses one up too, so no step can go round without progress.
         let (mut reads_left, mut writes_left) = (batch, batch);
         let mut count = 0;
+        // Whether a socket call was made, and whether the last one was an
+        // events read made while a direction was refused (see `retry`).
+        let (mut called, mut exposed) = (false, false);
         let capped = loop {
             let (want, refused, capped) = self.wanted(mode, reads_left, writes_left);
-            if want.is_empty() {
+            if want.is_empty() || want == refused {
+                // Nothing to do, or every direction waits for the fd and the
+                // last socket call was its own refused attempt: an events
+                // read now could only consume the signal they wait for.
                 break capped;
             }
+            called = true;
+            exposed = !refused.is_empty();
             let ready = match self.socket.events() {
                 // A refused direction waits for the fd, whatever it shows.
                 Ok(ev) => ev & want & !refused,
@@ -88,6 +96,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 // from now on raises a new edge on the fd. Safe to sleep.
                 break capped;
             }
+            exposed = false;
             if ready.contains(Events::WRITABLE) {
                 let sent = self.send_ready(&h, mode, &mut writes_left);
                 count += sent.moved;
@@ -103,6 +112,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         if capped {
             // More may be waiting, with no edge to come: next iteration.
             self.schedule();
+        }
+        if called {
+            self.watch_refusals(exposed);
         }
         self.finish_shutdown_if_drained(&h);
         self.changed(false);
@@ -125,7 +137,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// events read about to happen then processes new commands (the
     /// `activate_write` of a peer that read, say), which may change
     /// libzmq's answer. The fd is asked here, before that read, because
-    /// the read consumes the signal.
+    /// the read consumes the signal. A direction the handle stopped waiting
+    /// for forgets its refusal: when it comes back, it tries once more.
     fn wanted(&self, mode: Mode, reads_left: usize, writes_left: usize) -> (Events, Events, bool) {
         let mut st = self.st.borrow_mut();
         if st.failed.is_some() {
@@ -139,21 +152,54 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             Life::ShuttingDown(_) => (false, !st.queue.is_empty()),
             Life::Closing(_) | Life::Closed => (false, false),
         };
+        let mut waiting = Events::empty();
         let mut want = Events::empty();
         let mut capped = false;
         for (wanted, left, bit) in [
             (readable, reads_left, Events::READABLE),
             (writable, writes_left, Events::WRITABLE),
         ] {
+            if wanted {
+                waiting |= bit;
+            }
             if wanted && left > 0 {
                 want |= bit;
             }
             capped |= wanted && left == 0;
         }
+        st.refused &= waiting;
         if !(st.refused & want).is_empty() && self.socket.is_signalled() {
             st.refused = Events::empty();
         }
-        (want, st.refused, capped)
+        (want, st.refused & want, capped)
+    }
+
+    /// After a step that called the socket: start the retry timer when the
+    /// last call was an events read that may have consumed a refused
+    /// direction's signal, else stop it (and start over from the shortest
+    /// delay once nothing is refused).
+    fn watch_refusals(&self, exposed: bool) {
+        let mut st = self.st.borrow_mut();
+        if exposed && !st.refused.is_empty() {
+            let me = self.me.clone();
+            // Fails only once the loop is gone, when nothing runs anyway.
+            let _ = st.retry.arm(|| {
+                self.base.event_loop()?.reactor().timer(Box::new(move || {
+                    if let Some(inner) = me.upgrade() {
+                        inner.retry_refused();
+                    }
+                }))
+            });
+        } else {
+            let reset = st.refused.is_empty();
+            st.retry.disarm(reset);
+        }
+    }
+
+    /// The retry timer fired: try the refused directions again.
+    fn retry_refused(&self) {
+        self.st.borrow_mut().refused = Events::empty();
+        self.schedule();
     }
 
     /// Books what one direction's attempts did. None of them went through:
@@ -379,7 +425,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 return;
             };
             let queued: Vec<_> = st.queue.drain().collect();
-            (cb, queued, st.watch.as_mut().and_then(FdWatch::close))
+            let timers = (st.watch.as_mut().and_then(FdWatch::close), st.retry.close());
+            (cb, queued, timers)
         };
         drop(watch);
         for done in queued.into_iter().flatten() {
@@ -397,7 +444,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
                 return;
             };
-            let watch = st.watch.as_mut().and_then(FdWatch::close);
+            let watch = (st.watch.as_mut().and_then(FdWatch::close), st.retry.close());
             (std::mem::take(&mut st.cancelled), cb, watch)
         };
         drop(watch);

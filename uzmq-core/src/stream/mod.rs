@@ -3,6 +3,7 @@
 //! flush, close and graceful shutdown, all over an edge-triggered `ZMQ_FD`.
 
 mod drive;
+mod retry;
 mod write_queue;
 
 use std::cell::{Cell, RefCell};
@@ -13,6 +14,7 @@ use crate::event_loop::{EventLoop, LoopHandle};
 use crate::fd_watch::FdWatch;
 use crate::handle_base::Base;
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
+use retry::Retry;
 use write_queue::WriteQueue;
 
 /// Default [`StreamHandle::set_read_batch`]: messages handed over per loop
@@ -47,6 +49,8 @@ struct State<R: Reactor, S: Socket> {
     /// wait for the fd (or for anything else that may change the answer)
     /// instead of being tried again in the same step.
     refused: Events,
+    /// Tries a refused direction again if its signal may have been consumed.
+    retry: Retry<R::Timer>,
     read_cb: Slot<ReadCb<R, S>>,
     queue: WriteQueue<WriteCb<R, S>>,
     /// Completions (and their results) the loop still has to run: queued
@@ -110,6 +114,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 writes_paused: false,
                 failed: None,
                 refused: Events::empty(),
+                retry: Retry::default(),
                 read_cb: Slot::default(),
                 queue: WriteQueue::default(),
                 cancelled: Vec::new(),
@@ -398,6 +403,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let mut st = self.st.borrow_mut();
             let wants = self.wants_watch(&st);
             let watched = st.watch.as_mut().is_none_or(|w| w.set(wants));
+            if !wants {
+                st.retry.disarm(true);
+            }
             (wants, watched, self.is_active(&st))
         };
         if (recheck && wants) || !watched {
@@ -470,6 +478,7 @@ impl<R: Reactor, S: Socket> LoopHandle for Inner<R, S> {
                 queued,
                 std::mem::take(&mut st.cancelled),
                 st.watch.as_mut().and_then(FdWatch::close),
+                st.retry.close(),
             )
         };
         drop(dropped);
