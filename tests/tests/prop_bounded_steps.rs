@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use prop_support::config;
 use proptest::prelude::*;
-use tests::mock_harness::{Lp, Msg, Stream, mock_seed, new_loop, settle};
+use tests::mock_harness::{Lp, Msg, Stream, mock_seed, new_loop, settle, show};
 use uzmq_core::RunMode;
 use uzmq_core::mock::{MockConfig, MockKind, MockPeer, mock_pair};
 
@@ -185,12 +185,9 @@ impl World {
                 .collect();
             if self.got[to] != want {
                 return Err(format!(
-                    "peer {to} got {:?}, wanted {:?}",
-                    self.got[to]
-                        .iter()
-                        .map(|m| to_bytes_lossy(m))
-                        .collect::<Vec<_>>(),
-                    want.iter().map(|m| to_bytes_lossy(m)).collect::<Vec<_>>()
+                    "peer {to} got {}, wanted {}",
+                    show(&self.got[to]),
+                    show(&want)
                 ));
             }
         }
@@ -203,13 +200,6 @@ impl World {
         }
         Ok(())
     }
-}
-
-fn to_bytes_lossy(m: &Msg) -> String {
-    m.iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect::<Vec<_>>()
-        .join("|")
 }
 
 proptest! {
