@@ -140,8 +140,40 @@ impl TwoHosts {
                 .ip_in(host, &["link", "set", "lo", "up"])
                 .map_err(failed)?;
             hosts.set_link(host, true).map_err(failed)?;
+            hosts.pin_congestion_control(host);
         }
         Ok(hosts)
+    }
+
+    /// Makes TCP in `host`'s namespace use a loss-based congestion control,
+    /// CUBIC (Linux's usual default), else Reno (built in, and always among
+    /// the algorithms a namespace other than the first may pick:
+    /// `tcp_allowed_congestion_control`). A new namespace inherits the
+    /// machine's default, and with BBR a connection that went through a
+    /// throttled, lossy link kept pacing near the throttled rate for more
+    /// than ten seconds after the link was free again (measured here:
+    /// about 430 of the 2,000 messages per second got through), so how
+    /// fast a stream recovers would depend on the machine. Best effort:
+    /// where /proc/sys cannot be written the inherited default stays (see
+    /// [`congestion_control`](Self::congestion_control)).
+    fn pin_congestion_control(&self, host: Host) {
+        for algorithm in ["cubic", "reno"] {
+            let mut command = self.command(host, "sh");
+            command.args([
+                "-c",
+                &format!("echo {algorithm} > /proc/sys/net/ipv4/tcp_congestion_control"),
+            ]);
+            if run(&mut command).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// The TCP congestion control `host`'s namespace uses.
+    pub fn congestion_control(&self, host: Host) -> Option<String> {
+        let mut command = self.command(host, "cat");
+        command.arg("/proc/sys/net/ipv4/tcp_congestion_control");
+        run(&mut command).ok().map(|out| out.trim().to_owned())
     }
 
     /// The name of `host`'s namespace.
@@ -179,6 +211,12 @@ impl TwoHosts {
     /// message, for the caller to tell "netem unavailable" from a real
     /// failure.
     pub fn tc(&self, host: Host, args: &[&str]) -> Result<(), String> {
+        self.tc_output(host, args).map(drop)
+    }
+
+    /// As [`tc`](Self::tc), returning what it printed (for `tc -s qdisc
+    /// show`).
+    pub fn tc_output(&self, host: Host, args: &[&str]) -> Result<String, String> {
         let mut command = self.command(host, "tc");
         command.args(args);
         run(&mut command)
@@ -239,21 +277,20 @@ fn netns_names() -> Vec<String> {
 fn ip(args: &[&str]) -> Result<(), String> {
     let mut command = Command::new("ip");
     command.args(args);
-    run(&mut command)
+    run(&mut command).map(drop)
 }
 
-/// Runs `command` to completion with no stdin; `Err` says what ran and
-/// what it printed on stderr when it could not start or failed.
-fn run(command: &mut Command) -> Result<(), String> {
+/// Runs `command` to completion with no stdin and returns its stdout;
+/// `Err` says what ran and what it printed on stderr when it could not
+/// start or failed.
+fn run(command: &mut Command) -> Result<String, String> {
     let shown = format!("{command:?}").replace('"', "");
     let out = command
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .output()
         .map_err(|err| format!("cannot run `{shown}`: {err}"))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(format!(
             "`{shown}` failed ({}): {}",

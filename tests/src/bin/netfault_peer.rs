@@ -23,7 +23,7 @@
 use std::cell::{Cell, RefCell};
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tests::peer_line::{Line, RecvReport, SendReport};
 use uzmq::{Loop, RunMode, Timer, Zmq, zmq};
@@ -50,11 +50,6 @@ const HEARTBEAT_TIMEOUT_MS: i32 = 10_000;
 /// the stream resumes soon after a fault ends. This is libzmq's default;
 /// set here because the test relies on it.
 const RECONNECT_IVL_MS: i32 = 100;
-
-/// How long the sender's context may still deliver what libzmq took once
-/// the sender is done (on a timely receiver this ends at once); it bounds
-/// the exit of a sender whose receiver died.
-const SEND_LINGER_MS: i32 = 5_000;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -148,8 +143,9 @@ fn send(opts: &Opts) -> Result<(), String> {
     let lp = Loop::new().map_err(|e| format!("loop: {e}"))?;
     let push = ctx.socket(zmq::PUSH).map_err(|e| format!("PUSH: {e}"))?;
     tune(&push).map_err(|e| format!("socket options: {e}"))?;
-    push.set_linger(SEND_LINGER_MS)
-        .map_err(|e| format!("ZMQ_LINGER: {e}"))?;
+    // No lingering on the way out of an error or the deadline; once all
+    // is sent, the shutdown callback lets it linger until the deadline.
+    push.set_linger(0).map_err(|e| format!("ZMQ_LINGER: {e}"))?;
     push.bind(bind).map_err(|e| format!("bind {bind}: {e}"))?;
     let endpoint = push
         .get_last_endpoint()
@@ -170,6 +166,7 @@ fn send(opts: &Opts) -> Result<(), String> {
     };
 
     let start = lp.now();
+    let ends = Instant::now() + Duration::from_millis(opts.deadline_ms);
     let (count, per_ms) = (opts.count, opts.per_ms);
     let (q, w, r, d, f) = (
         queued.clone(),
@@ -201,6 +198,14 @@ fn send(opts: &Opts) -> Result<(), String> {
             w.shutdown(move |h, result| {
                 if let Err(err) = result {
                     *f.borrow_mut() = Some(format!("shutdown: {err}"));
+                }
+                // libzmq took everything, yet its pipe and the kernel may
+                // still hold much of it (a slow link): closing the context
+                // waits for it to go out until the deadline, not longer.
+                let left = ends.saturating_duration_since(Instant::now());
+                let linger = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+                if let Err(err) = h.socket().set_linger(linger) {
+                    *f.borrow_mut() = Some(format!("ZMQ_LINGER: {err}"));
                 }
                 report(&Line::Sent(state(h, sent, true)));
                 r.close();
