@@ -74,9 +74,20 @@ impl PeerProc {
     /// latest sender report among all seen: how far the sender is now
     /// (give or take its report period).
     pub fn latest_sent(&mut self) -> Option<SendReport> {
+        self.catch_up();
+        self.last_sent
+    }
+
+    /// As [`latest_sent`](Self::latest_sent), for a receiver.
+    pub fn latest_recv(&mut self) -> Option<RecvReport> {
+        self.catch_up();
+        self.last_recv
+    }
+
+    /// Reads every line printed so far, without waiting.
+    fn catch_up(&mut self) {
         let now = Instant::now();
         while self.next_line(now).is_some() {}
-        self.last_sent
     }
 
     /// The last receiver report seen so far.

@@ -221,10 +221,18 @@ fn link_down_and_up() {
         .set_link(Host::B, true)
         .expect("set the receiver's link up again");
     let mark = sender_progress(&mut sender);
+    let stalled = receiver.latest_recv().and_then(|r| r.last);
     recovers(&mut receiver, mark, "the link outage");
 
     let got = finish_receiver(&mut receiver);
     finish_sender(&mut sender, count);
+    say(
+        CASE,
+        format_args!(
+            "when the link came back the receiver was at {} and the sender at {mark}",
+            stalled.map_or_else(|| "-".to_owned(), |n| n.to_string())
+        ),
+    );
     assert_all_arrived(CASE, &got, count, started);
 }
 
@@ -388,14 +396,25 @@ fn receiver_killed_and_restarted() {
         "receiver 2 saw {from}..{count} in order, once each: {after:?}"
     );
     let lost = from - upto - 1;
+    let which = match lost {
+        0 => String::new(),
+        1 => format!(
+            " (number {from_dead}, in flight at the kill)",
+            from_dead = upto + 1
+        ),
+        _ => format!(
+            " (numbers {} to {}, in flight at the kill)",
+            upto + 1,
+            from - 1
+        ),
+    };
     say(
         CASE,
         format_args!(
-            "ok: sent {count}, received {} + {} = {}, lost {lost} (numbers {}..{from}, in flight at the kill), in order, no duplicates ({:.1}s)",
+            "ok: sent {count}, received {} + {} = {}, lost {lost}{which}, in order, no duplicates ({:.1}s)",
             before.count,
             after.count,
             before.count + after.count,
-            upto + 1,
             started.elapsed().as_secs_f64()
         ),
     );
