@@ -8,7 +8,8 @@
 //! The sender binds and prints `endpoint ...` first (the port the system
 //! chose), then queues message `i` (a u64, 8 bytes little endian) once `i /
 //! R` milliseconds have passed since its start, from a 1 ms timer, until N
-//! were queued; it then sends what is queued and exits. The receiver
+//! were queued; it then sends what is queued, lets libzmq deliver what it
+//! holds (until the deadline at most), and exits. The receiver
 //! connects, checks that every number is the previous one plus one, and
 //! exits once it saw SEQ. Both print their progress (see `tests::peer_line`)
 //! every few tens of milliseconds, and a last line, marked `done=1`, when
@@ -37,7 +38,8 @@ const RECV_REPORT_EVERY: Duration = Duration::from_millis(50);
 /// longer than every outage the test expects to survive without loss: the
 /// link is down for 2 s, and TCP's retransmission timer, which doubles from
 /// 200 ms while the link is down, may wait up to a few seconds more before
-/// it tries again; netem adds 100 ms of delay and 5% loss. At 10 s, a peer
+/// it tries again; netem adds 100 ms of delay and 5% loss, and the rate
+/// limit drops packets for 5 s, but some get through. At 10 s, a peer
 /// that is really gone without a FIN or RST (a powered-off host, a link
 /// that never comes back) is still noticed, and its pipe freed, in seconds
 /// rather than after TCP's own retry limit (about 15 minutes). A killed
