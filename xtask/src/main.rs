@@ -26,7 +26,7 @@ commands:
   help                          print this text
 
 prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
-and valgrind for the leak check
+iproute2 for the network fault test (as root), and valgrind for the leak check
 ";
 
 fn main() -> ExitCode {

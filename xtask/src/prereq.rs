@@ -51,6 +51,10 @@ const PREREQS: [Prereq; 4] = [
 /// The Debian package that provides valgrind, which the leak check needs.
 const VALGRIND_PACKAGE: &str = "valgrind";
 
+/// The Debian package that provides `ip` and `tc`, which the network fault
+/// test (`tests/tests/network_faults.rs`) needs.
+const IPROUTE2_PACKAGE: &str = "iproute2";
+
 /// Makes sure every native prerequisite of the build is present.
 ///
 /// Missing ones are installed with `apt-get` when xtask runs as root and
@@ -113,6 +117,35 @@ pub fn ensure_valgrind() -> Result {
     } else {
         Err("valgrind is still not on PATH after installing it".into())
     }
+}
+
+/// Makes sure `ip` (iproute2) is there for the network fault test, which
+/// builds two hosts from network namespaces: installed with apt-get when it
+/// is missing and xtask runs as root. That test runs only as root, and
+/// skips itself without `ip`, so when installing is not possible (not
+/// root, no apt-get) this only says so.
+pub fn ensure_iproute2() -> Result {
+    if has_ip() {
+        return Ok(());
+    }
+    if !is_root() || cmd::which("apt-get").is_none() {
+        eprintln!(
+            "prerequisites: no `ip` command (Debian package `{IPROUTE2_PACKAGE}`); the network fault test will be skipped"
+        );
+        return Ok(());
+    }
+    eprintln!("prerequisites: missing `ip` and `tc` (the network fault test needs them)");
+    install(&[IPROUTE2_PACKAGE])?;
+    if has_ip() {
+        Ok(())
+    } else {
+        Err("`ip` is still not on PATH after installing iproute2".into())
+    }
+}
+
+/// Whether `ip` (iproute2) is on `PATH`.
+fn has_ip() -> bool {
+    cmd::which("ip").is_some()
 }
 
 /// Makes sure the rustfmt and clippy components are there for `cargo fmt`

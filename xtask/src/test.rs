@@ -22,6 +22,7 @@ pub fn run(args: &[String]) -> Result {
     let mut steps = Steps::default();
     steps.run("prerequisites", || {
         prereq::ensure()?;
+        prereq::ensure_iproute2()?;
         prereq::ensure_components()
     })?;
     steps.run("fmt", || {
