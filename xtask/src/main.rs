@@ -5,6 +5,7 @@ mod bench;
 mod cmd;
 mod demo;
 mod leakcheck;
+mod mutants;
 mod prereq;
 mod test;
 
@@ -23,6 +24,10 @@ commands:
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
   demo                          run the demo (cargo run --release -p uzmq --example demo)
   bench [--quick | --micro]     run the benchmarks (uzmq-bench, release build; --micro: criterion)
+  mutants [--fast] [--jobs N]   mutation testing of uzmq-core (mock excluded) with cargo-mutants
+                                against the tests of package `tests` (installs cargo-mutants;
+                                --fast: mock-backend tests only); known equivalents are listed
+                                in xtask/mutants-equivalent.txt. Long: not part of `test`
   help                          print this text
 
 prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         "leakcheck" => leakcheck::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "mutants" => mutants::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

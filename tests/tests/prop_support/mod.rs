@@ -7,12 +7,17 @@ use tests::mock_harness::{Knobs, Step};
 use uzmq_core::RunMode;
 use uzmq_core::mock::MockKind;
 
-/// The configuration of every property: 1,000 cases, stated explicitly;
-/// no regression files written into the source tree (a failure prints the
+/// The configuration of every property: 1,000 cases unless
+/// `PROPTEST_CASES` says otherwise (the mutation run asks for fewer); no
+/// regression files written into the source tree (a failure prints the
 /// minimal case with its seed; found bugs become explicit regression tests).
 pub fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
     ProptestConfig {
-        cases: 1000,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
