@@ -1,4 +1,4 @@
-//! Faults arrive as `Error` values, never as a panic or a hang: context termination (ETERM), peers gone and back, impossible directions (ENOTSUP), bad arguments (EINVAL), rejected writes, REQ's state machine, panics and re-entrant runs in callbacks (DESIGN.md 6).
+//! Faults arrive as `Error` values, never as a panic or a hang: context termination (ETERM), peers gone and back, impossible directions (ENOTSUP), bad arguments (EINVAL), rejected writes, REQ's state machine, panics and re-entrant runs in callbacks.
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,4 +1,4 @@
-//! Thousands of round trips where every write happens inside a read (or poll) callback: the classic edge-trigger hang of libzmq's `ZMQ_FD` (DESIGN.md 2).
+//! Thousands of round trips where every write happens inside a read (or poll) callback: the classic edge-trigger hang of libzmq's `ZMQ_FD`.
 
 use std::cell::Cell;
 use std::rc::Rc;

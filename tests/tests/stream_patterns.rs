@@ -1,4 +1,4 @@
-//! The zmq socket patterns through `Zmq` handles on both ends (real libuv + libzmq): every message arrives once, in order, frames intact (DESIGN.md 1).
+//! The zmq socket patterns through `Zmq` handles on both ends (real libuv + libzmq): every message arrives once, in order, frames intact.
 
 use std::cell::Cell;
 use std::rc::Rc;
