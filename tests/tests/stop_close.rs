@@ -1,4 +1,4 @@
-//! Stop and close, from anywhere: after `stop` no callbacks, after `close` none but the cancelled writes' `Err(Closed)` in order and the close callback; graceful `shutdown`; calls on closed handles.
+//! Stop and close, from anywhere: after `stop` no callbacks, after `close` none but the cancelled writes' `Err(Closed)` in order and the close callback; graceful `shutdown`; calls on closed handles. On libuv and libzmq; the same rule on the mock backend: `prop_stop_close.rs`.
 
 use std::cell::Cell;
 use std::rc::Rc;
