@@ -1,10 +1,11 @@
-//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
+//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, packaging check, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
 #![forbid(unsafe_code)]
 
 mod bench;
 mod cmd;
 mod demo;
 mod leakcheck;
+mod package;
 mod prereq;
 mod test;
 
@@ -18,7 +19,8 @@ usage: cargo xtask <command> [args]
 commands:
   test [-- <cargo test args>]   set up a fresh machine and test it: install the missing
                                 native prerequisites (as root, with apt-get), then
-                                fmt --check, clippy -D warnings, test, doc, and the
+                                fmt --check, clippy -D warnings, test, doc, package
+                                (cargo package of the library crates), and the
                                 leak check when valgrind is installed
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
   demo                          run the demo (cargo run --release -p uzmq --example demo)
