@@ -3,7 +3,7 @@
 //! handle, on the mock backend: two stream handles, a poll
 //! handle and a timer on one loop, each callback running the next action
 //! of a random script, checked against a model of every handle's life
-//! (DESIGN.md "How it must behave" 5).
+//! (the stop/close rule of `ARCHITECTURE.md`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

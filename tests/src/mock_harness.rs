@@ -183,7 +183,7 @@ impl Violations {
 }
 
 /// Raised while the test is inside a handle's API call (other than
-/// `flush` and `run`, whose job is to dispatch): API.md says callbacks
+/// `flush` and `run`, whose job is to dispatch): callbacks must
 /// never run there.
 #[derive(Clone, Default)]
 pub struct ApiFlag(Rc<Cell<bool>>);

@@ -1,4 +1,4 @@
-//! Fairness: a flooded socket does not starve timers or other handles, and `set_read_batch(n)` bounds what one handle does per loop iteration (DESIGN.md 4).
+//! Fairness: a flooded socket does not starve timers or other handles, and `set_read_batch(n)` bounds what one handle does per loop iteration.
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,4 +1,4 @@
-//! Ownership and resources (DESIGN.md 7, API.md "Ownership and lifetime"): the loop keeps active handles alive, handles outlive their loop only as closed shells, dropping a loop frees its handles and drops their callbacks uncalled, sockets are released once closed and unreferenced, and create/close cycles do not grow memory. `cargo xtask leakcheck` runs this file under valgrind: keep it small.
+//! Ownership and resources: the loop keeps active handles alive, handles outlive their loop only as closed shells, dropping a loop frees its handles and drops their callbacks uncalled, sockets are released once closed and unreferenced, and create/close cycles do not grow memory. `cargo xtask leakcheck` runs this file under valgrind: keep it small.
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md "How it must behave" 4 on the mock backend:
+//! Property tests of fairness on the mock backend:
 //! with read batch n and a flooded socket, no loop iteration hands more than
 //! n messages to one handle's read callback; two flooded handles both make
 //! progress in every iteration while they have messages; a repeating timer

@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md "How it must behave" 1 on the mock backend:
+//! Property tests of "no loss, no duplicates, order kept" on the mock backend:
 //! every message the peer delivered reaches the read callback exactly once,
 //! in order, frames intact, under random interleavings of arrivals, loop
 //! iterations, writes and stop_read/start_read toggles (also from inside

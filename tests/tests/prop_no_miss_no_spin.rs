@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md "How it must behave" 2 on the mock backend:
+//! Property tests of "nothing missed, nothing spins" on the mock backend:
 //! after any schedule, running the loop to quiescence leaves nothing the
 //! handle was asked for in `ZMQ_EVENTS` (nothing missed), the turn
 //! disarmed (nothing spins), no started watch on a stopped handle, and an

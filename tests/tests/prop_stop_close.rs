@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md "How it must behave" 5 on the mock backend:
+//! Property tests of stop and close on the mock backend:
 //! stop/close/shutdown/start/write/flush called from inside every kind of
 //! callback (read, write completion, poll and poll timeout, timer, close,
 //! shutdown), on the same or another handle, at random points: after

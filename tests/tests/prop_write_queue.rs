@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md "How it must behave" 3 on the mock backend:
+//! Property tests of the write queue on the mock backend:
 //! writes drain FIFO exactly once (the peer gets every queued message in
 //! order, multipart intact), a message libzmq refuses with EAGAIN stays at
 //! the head, each completion runs exactly once with `Ok` in write order,

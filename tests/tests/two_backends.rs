@@ -1,4 +1,4 @@
-//! One scenario, two backends (issue 3 item 7): the scenarios of
+//! One scenario, two backends: the scenarios of
 //! `tests::scenario` run on the mock backend (several seeds, or the one in
 //! `UZMQ_SEED`) and on libuv + libzmq over `inproc://`, so the mock and the
 //! real thing are held to the same observable behaviour.

@@ -1,5 +1,5 @@
 //! The loop state shared by every handle: the per-iteration turn queue, the
-//! handle registry, re-entrancy guard, and the keep-alive rule of API.md.
+//! handle registry, re-entrancy guard, and the rule that keeps active handles alive.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -44,7 +44,7 @@ pub(crate) struct LoopShared<R: Reactor> {
 /// A loop: a [`Reactor`] plus the state uzmq's handles share on it.
 ///
 /// Cheap to clone; handles keep only a weak reference, so the loop goes
-/// away with its last clone and takes its handles with it (API.md,
+/// away with its last clone and takes its handles with it (`ARCHITECTURE.md`,
 /// "Ownership and lifetime").
 pub struct EventLoop<R: Reactor> {
     shared: Rc<LoopShared<R>>,

@@ -46,7 +46,7 @@ impl<R: Reactor> Base<R> {
         }
     }
 
-    /// Keeps the handle alive from the loop while `active` (API.md: the loop
+    /// Keeps the handle alive from the loop while `active` (the loop
     /// keeps every active handle alive).
     pub(crate) fn set_active(&self, active: bool, me: impl FnOnce() -> Option<Rc<dyn LoopHandle>>) {
         if self.kept.get() == active {

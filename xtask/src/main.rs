@@ -1,4 +1,4 @@
-//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
+//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, packaging check, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
 #![forbid(unsafe_code)]
 
 mod bench;
@@ -6,6 +6,7 @@ mod cmd;
 mod demo;
 mod leakcheck;
 mod mutants;
+mod package;
 mod prereq;
 mod test;
 
@@ -19,7 +20,8 @@ usage: cargo xtask <command> [args]
 commands:
   test [-- <cargo test args>]   set up a fresh machine and test it: install the missing
                                 native prerequisites (as root, with apt-get), then
-                                fmt --check, clippy -D warnings, test, doc, and the
+                                fmt --check, clippy -D warnings, test, doc, package
+                                (cargo package of the library crates), and the
                                 leak check when valgrind is installed
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
   demo                          run the demo (cargo run --release -p uzmq --example demo)

@@ -1,10 +1,10 @@
-//! `cargo xtask test`: the one command that sets up and tests a fresh machine: prerequisites, fmt, clippy, tests, docs and the leak check, then a timed summary.
+//! `cargo xtask test`: the one command that sets up and tests a fresh machine: prerequisites, fmt, clippy, tests, docs, packaging and the leak check, then a timed summary.
 
 use std::env;
 use std::time::{Duration, Instant};
 
 use crate::cmd::{self, Result};
-use crate::{leakcheck, prereq};
+use crate::{leakcheck, package, prereq};
 
 /// The `test` command. Arguments after `--` are passed to `cargo test`
 /// (`cargo xtask test -- -p uzmq-core`, `cargo xtask test -- -- --nocapture`).
@@ -50,6 +50,7 @@ pub fn run(args: &[String]) -> Result {
                 .env("RUSTDOCFLAGS", rustdocflags()),
         )
     })?;
+    steps.run("package", package::check)?;
     if prereq::has_valgrind() {
         steps.run("leakcheck", || leakcheck::check(&[]))?;
     } else {

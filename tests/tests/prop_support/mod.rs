@@ -76,7 +76,7 @@ pub fn advance() -> impl Strategy<Value = Step> {
 }
 
 /// A schedule for a stream handle that reads and writes: every kind of
-/// step the brief lists, reads and runs weighted up.
+/// step there is, reads and runs weighted up.
 pub fn stream_schedule(max: usize) -> impl Strategy<Value = Vec<Step>> {
     let step = prop_oneof![
         6 => deliver(),

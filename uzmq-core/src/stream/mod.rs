@@ -384,7 +384,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
     }
 
-    /// API.md's rule: reading, or writes queued and not stopped, or
+    /// Active means: reading, or writes queued and not stopped, or
     /// completion callbacks still to run, or shutting down.
     fn is_active(&self, st: &State<R, S>) -> bool {
         self.wants_watch(st)

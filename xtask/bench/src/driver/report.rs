@@ -586,7 +586,7 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     }
     let _ = writeln!(
         md,
-        "\nTargets (issue 4): W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1. \
+        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1. \
          W1 is timed by the uzmq side from its first to its last message, W2 by the receiving counterpart; W3 round trips are timed by the blocking REQ counterpart.\n"
     );
     let _ = writeln!(md, "## Plan\n");

@@ -1,4 +1,4 @@
-//! The `uzmq-peer` command-line contract (issue 4, "Build" item 1), for
+//! The `uzmq-peer` command-line contract, for
 //! uzmq ([`uzmq_side`]) and for the raw libzmq baseline ([`raw`]).
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Stop and close, from anywhere: after `stop` no callbacks, after `close` none but the cancelled writes' `Err(Closed)` in order and the close callback; graceful `shutdown`; calls on closed handles (DESIGN.md 5).
+//! Stop and close, from anywhere: after `stop` no callbacks, after `close` none but the cancelled writes' `Err(Closed)` in order and the close callback; graceful `shutdown`; calls on closed handles. On libuv and libzmq; the same rule on the mock backend: `prop_stop_close.rs`.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -716,7 +716,7 @@ fn zmq_state_transitions() {
     assert_eq!(state(&h), (false, false, true), "closed");
 }
 
-/// `is_active` follows API.md's rule as soon as the call returns: not
+/// `is_active` follows its documented rule as soon as the call returns: not
 /// reading, and no write queued (or writes paused by `stop`), is inactive.
 #[test]
 fn zmq_inactive_right_after_stop() {

@@ -1,4 +1,4 @@
-//! Backpressure: with tiny high-water marks, 50,000 queued writes all arrive complete and in order, each completion runs once, in order, and the queue limit refuses writes without queuing them (DESIGN.md 3).
+//! The write queue under backpressure, on libuv and libzmq: with tiny high-water marks, 50,000 queued writes all arrive complete and in order, each completion runs once, in order, and the queue limit refuses writes without queuing them. The same rule on the mock backend: `prop_write_queue.rs`.
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,0 +1,72 @@
+//! The `package` step of `cargo xtask test`: checks that the library crates can be published, by packaging them together and building each package as crates.io would.
+
+use crate::cmd::{self, Result};
+
+/// The published crates, in dependency order.
+pub const CRATES: [&str; 4] = ["uzmq-core", "uzmq-zmq", "uzmq-uv", "uzmq"];
+
+/// `cargo package` of every crate in [`CRATES`] in one call, so that each
+/// package's dependencies on its siblings resolve to the packages just made
+/// (cargo puts them in a local registry under `target/package`) rather than
+/// to crates.io, where they may not exist yet. The packages are verified:
+/// each is unpacked and built on its own, which catches a file left out of
+/// the package or a dependency declared only in the workspace; the
+/// dependencies are already built by the earlier steps, so this takes
+/// seconds. `--offline`: the earlier steps fetched every dependency, and
+/// the only thing the network would add is the check whether this version
+/// is already on crates.io. `--allow-dirty`: this checks the packages, it
+/// publishes nothing, so uncommitted work is fine.
+pub fn check() -> Result {
+    let mut command = cmd::cargo();
+    command.args(["package", "--offline", "--allow-dirty"]);
+    for name in CRATES {
+        command.args(["--package", name]);
+    }
+    cmd::run(&mut command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CRATES;
+    use crate::cmd;
+
+    /// The workspace members named in the root manifest's `members = [...]`.
+    fn members() -> Vec<String> {
+        let root = std::fs::read_to_string(cmd::workspace_root().join("Cargo.toml"))
+            .expect("read the root Cargo.toml");
+        let list = root
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("members = ["))
+            .expect("a one-line `members = [...]` in the root Cargo.toml");
+        let list = list.split(']').next().unwrap_or_default();
+        list.split(',')
+            .map(|m| m.trim().trim_matches('"').to_string())
+            .filter(|m| !m.is_empty())
+            .collect()
+    }
+
+    fn unpublished(member: &str) -> bool {
+        let manifest = cmd::workspace_root().join(member).join("Cargo.toml");
+        std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|err| panic!("read {}: {err}", manifest.display()))
+            .lines()
+            .any(|line| line.trim() == "publish = false")
+    }
+
+    /// Every member is either checked by the package step or marked
+    /// `publish = false`, so a new library crate is not left out unnoticed.
+    #[test]
+    fn every_member_is_packaged_or_unpublished() {
+        let members = members();
+        assert!(members.len() > CRATES.len(), "members: {members:?}");
+        for member in &members {
+            let name = member.rsplit('/').next().unwrap_or(member);
+            let packaged = CRATES.contains(&name);
+            assert_ne!(
+                packaged,
+                unpublished(member),
+                "workspace member `{member}`: either in package::CRATES or `publish = false`"
+            );
+        }
+    }
+}
