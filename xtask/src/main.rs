@@ -1,4 +1,4 @@
-//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
+//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, leak check, demo, bench, soak), written with std alone so that it builds before any native prerequisite is installed.
 #![forbid(unsafe_code)]
 
 mod bench;
@@ -6,6 +6,7 @@ mod cmd;
 mod demo;
 mod leakcheck;
 mod prereq;
+mod soak;
 mod test;
 
 use std::env;
@@ -23,6 +24,9 @@ commands:
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
   demo                          run the demo (cargo run --release -p uzmq --example demo)
   bench [--quick | --micro]     run the benchmarks (uzmq-bench, release build; --micro: criterion)
+  soak --minutes N              run a mixed workload for N minutes (uzmq-soak, release build)
+                                and fail unless RSS and open fds stay flat after the warm-up
+                                and every count check passes; samples in target/soak/samples.csv
   help                          print this text
 
 prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         "leakcheck" => leakcheck::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "soak" => soak::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
