@@ -10,14 +10,14 @@
 //! driven by a 10 ms tick ([`TICK`]):
 //!
 //! - streams: `Zmq` PUSH→PULL pipelines over tcp and inproc, and REQ→REP
-//!   round trips over tcp and inproc ([`streams`]);
+//!   round trips over tcp and inproc (`streams`);
 //! - polls: `ZmqPoll` PUSH→PULL with send/recv in the callbacks, and a
-//!   REP served from a `ZmqPoll` callback ([`polls`], [`streams`]);
-//! - timers: repeating `Timer`s started and stopped in turn ([`timers`]);
+//!   REP served from a `ZmqPoll` callback (`polls`, `streams`);
+//! - timers: repeating `Timer`s started and stopped in turn (`timers`);
 //! - handle churn: handles and sockets created and closed all the time,
-//!   through `close_with`, with writes cancelled by the close ([`churn`]);
+//!   through `close_with`, with writes cancelled by the close (`churn`);
 //! - reconnects: a PUSH side closed and recreated, or disconnected and
-//!   connected again, every half second ([`reconnect`]).
+//!   connected again, every half second (`reconnect`).
 //!
 //! Every flow numbers its messages and checks them in order, exactly once.
 //! The sampler is itself a 1 s `Timer` on the loop, so the gap between two

@@ -9,10 +9,11 @@
 //!   hour, exceeds [`RSS_SLOPE_LIMIT_KIB_PER_HOUR`], and the median of the
 //!   last tenth of the samples exceeds the median of the first tenth by more
 //!   than [`RSS_STEP_LIMIT_KIB`]. The slope catches a steady leak; the
-//!   second condition keeps a one-off step of the allocator (an arena or a
-//!   table that doubles once) from failing a short run, where a step alone
-//!   makes a steep line. A 10-minute run judges 8 minutes, over which a
-//!   leak at the slope limit grows about 2 MiB, so both conditions hold;
+//!   second condition keeps the allocator's excursions from failing a
+//!   short run, where one alone makes a steep line: with this workload
+//!   glibc's RSS wanders by up to about 800 KiB for tens of seconds and
+//!   comes back. A 10-minute run judges 8 minutes, over which a leak at
+//!   the slope limit grows about 2 MiB, so both conditions hold;
 //! - fds are *not flat* when their max minus their min exceeds
 //!   [`FD_SPREAD_LIMIT`] (the churn keeps a few sockets open at any time,
 //!   and libzmq closes fds from its own threads, so a sample may catch a
@@ -29,7 +30,7 @@ pub const MIN_WARMUP: Duration = Duration::from_secs(30);
 /// RSS growth per hour, by the least-squares slope, that counts as a leak.
 pub const RSS_SLOPE_LIMIT_KIB_PER_HOUR: f64 = 16.0 * 1024.0;
 /// Growth between the first and last tenth (medians) that counts as a leak.
-pub const RSS_STEP_LIMIT_KIB: f64 = 512.0;
+pub const RSS_STEP_LIMIT_KIB: f64 = 1024.0;
 /// The largest max minus min of the fd count after the warm-up.
 pub const FD_SPREAD_LIMIT: u64 = 16;
 /// Fewer samples after the warm-up than this are not judged.
