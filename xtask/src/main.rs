@@ -24,9 +24,10 @@ commands:
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
   demo                          run the demo (cargo run --release -p uzmq --example demo)
   bench [--quick | --micro]     run the benchmarks (uzmq-bench, release build; --micro: criterion)
-  soak --minutes N              run a mixed workload for N minutes (uzmq-soak, release build)
-                                and fail unless RSS and open fds stay flat after the warm-up
-                                and every count check passes; samples in target/soak/samples.csv
+  soak --minutes N              run a mixed workload for N minutes (uzmq-soak, release build;
+                                --seconds S instead for a short run) and fail unless every
+                                count check passes and RSS and open fds stay flat after the
+                                warm-up; samples in target/soak/samples.csv
   help                          print this text
 
 prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
