@@ -1,4 +1,4 @@
-//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, packaging check, leak check, demo, bench), written with std alone so that it builds before any native prerequisite is installed.
+//! `cargo xtask`: the project's automation (set-up and tests of a fresh machine, packaging check, leak check, demo, bench, soak, mutation testing), written with std alone so that it builds before any native prerequisite is installed.
 #![forbid(unsafe_code)]
 
 mod bench;
@@ -8,6 +8,7 @@ mod leakcheck;
 mod mutants;
 mod package;
 mod prereq;
+mod soak;
 mod test;
 
 use std::env;
@@ -30,6 +31,10 @@ commands:
                                 against the tests of package `tests` (installs cargo-mutants;
                                 --fast: mock-backend tests only); known equivalents are listed
                                 in xtask/mutants-equivalent.txt. Long: not part of `test`
+  soak --minutes N              run a mixed workload for N minutes (uzmq-soak, release build;
+                                --seconds S instead for a short run) and fail unless every
+                                count check passes and RSS and open fds stay flat after the
+                                warm-up; samples in target/soak/samples.csv
   help                          print this text
 
 prerequisites (Debian packages): build-essential libclang-dev pkg-config libzmq3-dev,
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
         "mutants" => mutants::run(rest),
+        "soak" => soak::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

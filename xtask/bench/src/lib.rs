@@ -2,10 +2,11 @@
 //! W1-W5 through uzmq's `Zmq` or `ZmqPoll`, or through plain blocking libzmq
 //! calls as the baseline), the blocking counterpart that connects to it, and
 //! the `uzmq-bench` driver that runs them side by side and writes the report.
+//! It also holds the soak workload behind `cargo xtask soak` ([`soak`]).
 //!
 //! The binaries are thin: `uzmq-peer` and `raw-peer` call [`peer::main`],
 //! `uzmq-counterpart` calls [`counterpart::main`], `uzmq-bench` calls
-//! [`driver::main`]. Every child prints exactly one JSON line on stdout
+//! [`driver::main`], `uzmq-soak` calls [`soak::main`]. Every bench child prints exactly one JSON line on stdout
 //! ([`json`]) and everything else on stderr.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod cpu;
 pub mod driver;
 pub mod json;
 pub mod peer;
+pub mod soak;
 pub mod stats;
 
 use std::time::Duration;
