@@ -284,6 +284,45 @@ fn events_still_showing_pollin_after_recv_mean_more_receives() {
     );
 }
 
+/// A read callback that replaces itself (`start_read` from inside) gets no
+/// message after the call, even within the batch it runs in: the next
+/// message of the same batch goes to the new callback.
+#[test]
+fn a_callback_replaced_from_inside_gets_nothing_more_of_its_batch() {
+    let mut rig = Rig::new();
+    let lp = new_loop(12);
+    let (h, old) = sleeping_reader(&mut rig, &lp);
+    let new: Rc<RefCell<Vec<Msg>>> = Rc::default();
+    let (log, new_log) = (old.clone(), new.clone());
+    h.start_read(move |h: &Stream, m| {
+        log.borrow_mut().push(to_bytes(&m.expect("a message")));
+        let sink = new_log.clone();
+        h.start_read(move |_h: &Stream, m| {
+            sink.borrow_mut().push(to_bytes(&m.expect("a message")));
+        })
+        .expect("start_read from inside");
+    })
+    .expect("start_read");
+    old.borrow_mut().clear();
+
+    // The batch of the old callback ends with its replacement; the new one
+    // starts from a fresh look at the socket.
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    rig.events(R);
+    rig.recv(Some(("b", false)));
+    rig.recv(Some(("c", false)));
+    rig.recv(None);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*old.borrow(), vec![vec![b"a".to_vec()]]);
+    assert_eq!(
+        *new.borrow(),
+        vec![vec![b"b".to_vec()], vec![b"c".to_vec()]]
+    );
+}
+
 #[test]
 fn a_capped_batch_reads_events_first_next_iteration() {
     let mut rig = Rig::new();

@@ -18,6 +18,14 @@ const TEST_PACKAGE: &str = "tests";
 /// seconds each, and exercise no core rule the others miss.
 const SLOW_TARGETS: [&str; 1] = ["network_faults"];
 
+/// Seconds one mutant's tests may take before it counts as caught by a
+/// timeout (a mutant that makes a step loop for ever): a few times what
+/// the unmutated tests take on a loaded two-core machine.
+const TEST_TIMEOUT: &str = "120";
+
+/// The test targets besides `prop_*` that run on the mock backend only.
+const MOCK_TARGETS: [&str; 2] = ["two_backends", "call_order"];
+
 /// Missed mutants that cannot be caught, one per line:
 /// `path: mutation  # why it is equivalent` (line and column left out, so
 /// that edits elsewhere in the file do not invalidate the entry).
@@ -29,7 +37,7 @@ const OUTPUT: &str = "target/mutants";
 const USAGE: &str = "usage: cargo xtask mutants [--fast] [--jobs N] [-- <cargo mutants args>]";
 
 /// The `mutants` command. `--fast` keeps only the mock-backend tests
-/// (`prop_*` and `two_backends`) with 128 property cases each.
+/// (`prop_*`, `call_order`, `two_backends`) with 128 property cases each.
 pub fn run(args: &[String]) -> Result {
     let mut fast = false;
     let mut jobs = "2".to_owned();
@@ -58,19 +66,27 @@ pub fn run(args: &[String]) -> Result {
 
     let root = cmd::workspace_root();
     let targets = test_targets(&root.join(TEST_PACKAGE).join("tests"), fast)?;
+    let target_args: Vec<&str> = targets.iter().flat_map(|t| ["--test", t]).collect();
+    let cases = if fast { "128" } else { "1000" };
+
+    // The baseline, run here: cargo-mutants 27 runs its own with the tests
+    // of the mutated package only, which has none of these targets.
+    cmd::run(
+        cmd::cargo()
+            .args(["test", "--package", TEST_PACKAGE])
+            .args(&target_args)
+            .env("PROPTEST_CASES", cases),
+    )?;
     let mut command = cmd::cargo();
     command
         .args(["mutants", "--package", PACKAGE, "--exclude", EXCLUDED])
         .args(["--test-package", TEST_PACKAGE, "--jobs", &jobs])
+        .args(["--baseline", "skip", "--timeout", TEST_TIMEOUT])
         .args(["--output", OUTPUT])
         .args(extra)
-        .arg("--");
-    for target in &targets {
-        command.args(["--test", target]);
-    }
-    if fast {
-        command.env("PROPTEST_CASES", "128");
-    }
+        .arg("--")
+        .args(&target_args)
+        .env("PROPTEST_CASES", cases);
     // cargo-mutants exits non-zero when any mutant is missed; the verdict
     // below also accounts for the listed equivalents (and fails when no
     // mutant was tested at all, e.g. a failing baseline).
@@ -110,7 +126,7 @@ fn test_targets(dir: &Path, fast: bool) -> Result<Vec<String>> {
             Some(path.file_stem()?.to_str()?.to_owned())
         })
         .filter(|name| !SLOW_TARGETS.contains(&name.as_str()))
-        .filter(|name| !fast || name.starts_with("prop_") || name == "two_backends")
+        .filter(|name| !fast || name.starts_with("prop_") || MOCK_TARGETS.contains(&name.as_str()))
         .collect();
     targets.sort();
     Ok(targets)
