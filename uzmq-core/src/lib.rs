@@ -18,6 +18,7 @@ mod event_loop;
 mod events;
 mod fd_watch;
 mod handle_base;
+mod handle_shell;
 mod poll;
 mod reactor;
 mod signal;
