@@ -201,11 +201,6 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
             .ok_or(Error::Closed)
     }
 
-    /// Where the handle is in its life.
-    pub(crate) fn life(&self) -> Life {
-        self.life.get()
-    }
-
     /// True once closing began (`close`, or the kind closing early).
     pub(crate) fn is_closed(&self) -> bool {
         self.life.get() != Life::Open || K::closing_early(&self.st.borrow())

@@ -17,7 +17,6 @@ mod error;
 mod event_loop;
 mod events;
 mod fd_watch;
-mod handle_base;
 mod handle_shell;
 mod poll;
 mod reactor;
