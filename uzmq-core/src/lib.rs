@@ -32,7 +32,7 @@ pub use error::{Error, Result};
 pub use event_loop::EventLoop;
 pub use events::Events;
 pub use poll::PollHandle;
-pub use reactor::{LoopCallback, RawSignal, RawTimer, Reactor, RunMode, Watch};
+pub use reactor::{LoopCallback, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil};
 pub use signal::SignalHandle;
 pub use socket::{Io, RawFd, Socket};
 pub use stream::{DEFAULT_READ_BATCH, StreamHandle};

@@ -179,8 +179,8 @@ impl<R: Reactor> TimerHandle<R> {
         Ok(())
     }
 
-    /// The repeat interval, in the backend's resolution (libuv: whole
-    /// milliseconds, rounded up). On a closed timer, the last one it had.
+    /// The repeat interval in loop resolution (whole milliseconds, rounded
+    /// up, on every backend). On a closed timer, the last one it had.
     pub fn repeat(&self) -> Duration {
         self.inner.st.borrow().repeat
     }
