@@ -9,7 +9,10 @@
 //!   [`SignalHandle`]: the loop state and the handle state machines behind
 //!   uzmq's `Loop`, `ZmqPoll`, `Zmq`, `Timer` and `Signal`, generic over
 //!   both traits so the same code runs on libuv/libzmq and on the
-//!   deterministic `mock` backend (feature `mock`).
+//!   deterministic `mock` backend (feature `mock`). Each is one generic
+//!   shell (its place on the loop, keep-alive, the open/closing/closed life
+//!   with its close callback) plus its kind's own state enum and
+//!   transitions.
 #![forbid(unsafe_code)]
 
 mod callback_slot;

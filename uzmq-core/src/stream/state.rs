@@ -3,14 +3,14 @@
 //! "is it active", "may it send now", ...) is one exhaustive match over it,
 //! so the table of what is allowed in which state reads in one place.
 //!
-//! | state                | reads | sends         | waits on fd   | active        | calls        |
-//! |----------------------|-------|---------------|---------------|---------------|--------------|
-//! | `Open(Reading)`      | yes   | yes           | yes           | yes           | ok           |
-//! | `Open(Writing)`      | no    | yes           | writes queued | writes queued | ok           |
-//! | `Open(Paused)`       | no    | `flush` only  | no            | no            | ok           |
-//! | `ShuttingDown`       | no    | yes           | writes queued | yes           | `Closed`     |
-//! | `Failed(e)`          | no    | no            | no            | no            | `e`          |
-//! | `Closed`             | no    | no            | no            | completions   | `Closed`     |
+//! | state           | reads | sends        | waits on fd   | active        | `start_read`, writes, `flush` |
+//! |-----------------|-------|--------------|---------------|---------------|-------------------------------|
+//! | `Open(Reading)` | yes   | yes          | yes           | yes           | ok                            |
+//! | `Open(Writing)` | no    | yes          | writes queued | writes queued | ok                            |
+//! | `Open(Paused)`  | no    | `flush` only | no            | no            | ok                            |
+//! | `ShuttingDown`  | no    | yes          | writes queued | yes           | `Closed`                      |
+//! | `Failed(e)`     | no    | no           | no            | no            | `e` (`stop`, `stop_read`: ok) |
+//! | `Closed`        | no    | no           | no            | completions   | `Closed`                      |
 //!
 //! The shell's life (`Open`, `Closing`, `Closed`) is the handle's life for
 //! the user; `Closed` here only says the stream is done (closing or
