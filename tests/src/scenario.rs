@@ -7,8 +7,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
-use uzmq_core::{Error, EventLoop, Reactor, Result as CoreResult, Socket, StreamHandle};
+use uzmq_core::{
+    Error, EventLoop, Reactor, Result as CoreResult, RunMode, Socket, StreamHandle, TimerHandle,
+};
 
 /// A message as bytes, one `Vec` per frame.
 pub type Msg = Vec<Vec<u8>>;
@@ -460,4 +463,52 @@ pub fn rep_echo<B: Backend>(b: &mut B, n: usize) -> Result<(), String> {
     ensure(replies == expected, || {
         format!("{}: echoes {replies:?}\n  != {expected:?}", b.name())
     })
+}
+
+/// A repeating timer with a sub-millisecond period fires again and again:
+/// the core rounds it up to one whole loop millisecond on every backend
+/// (truncated to zero, it would fire once and stop). Runs the loop in
+/// `Once` mode, which waits for the next timer (virtual time on the mock),
+/// a bounded number of times.
+pub fn sub_millisecond_repeat_keeps_firing<B: Backend>(
+    b: &mut B,
+    fires: usize,
+) -> Result<(), String> {
+    const MAX_RUNS: usize = 1_000;
+    let lp = b.new_loop();
+    let t = TimerHandle::new(&lp).map_err(|e| format!("timer: {e:?}"))?;
+    let count = Rc::new(Cell::new(0));
+    let c = count.clone();
+    let period = Duration::from_micros(500);
+    t.start(period, period, move |_| c.set(c.get() + 1))
+        .map_err(|e| format!("start: {e:?}"))?;
+    for _ in 0..MAX_RUNS {
+        if count.get() >= fires {
+            break;
+        }
+        lp.run(RunMode::Once)
+            .map_err(|e| format!("{}: run: {e:?}", b.name()))?;
+    }
+    let fired = count.get();
+    ensure(fired >= fires, || {
+        format!(
+            "{}: a {period:?} repeating timer fired {fired} times in {MAX_RUNS} runs, \
+             not {fires} (active: {})",
+            b.name(),
+            t.is_active()
+        )
+    })?;
+    ensure(
+        t.is_active() && t.repeat() == Duration::from_millis(1),
+        || {
+            format!(
+                "{}: after {fired} fires: active {}, repeat {:?} (not 1 ms)",
+                b.name(),
+                t.is_active(),
+                t.repeat()
+            )
+        },
+    )?;
+    t.close();
+    Ok(())
 }

@@ -88,3 +88,6 @@ both!(req_second_write_waits_for_the_reply, |b| {
     scenario::req_second_write_waits_for_the_reply(b)
 });
 both!(rep_echo, |b| scenario::rep_echo(b, 50));
+both!(sub_millisecond_repeat_keeps_firing, |b| {
+    scenario::sub_millisecond_repeat_keeps_firing(b, 5)
+});

@@ -9,7 +9,10 @@
 //!   [`SignalHandle`]: the loop state and the handle state machines behind
 //!   uzmq's `Loop`, `ZmqPoll`, `Zmq`, `Timer` and `Signal`, generic over
 //!   both traits so the same code runs on libuv/libzmq and on the
-//!   deterministic `mock` backend (feature `mock`).
+//!   deterministic `mock` backend (feature `mock`). Each is one generic
+//!   shell (its place on the loop, keep-alive, the open/closing/closed life
+//!   with its close callback) plus its kind's own state enum and
+//!   transitions.
 #![forbid(unsafe_code)]
 
 mod callback_slot;
@@ -17,7 +20,7 @@ mod error;
 mod event_loop;
 mod events;
 mod fd_watch;
-mod handle_base;
+mod handle_shell;
 mod poll;
 mod reactor;
 mod signal;
@@ -32,7 +35,7 @@ pub use error::{Error, Result};
 pub use event_loop::EventLoop;
 pub use events::Events;
 pub use poll::PollHandle;
-pub use reactor::{LoopCallback, RawSignal, RawTimer, Reactor, RunMode, Watch};
+pub use reactor::{LoopCallback, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil};
 pub use signal::SignalHandle;
 pub use socket::{Io, RawFd, Socket};
 pub use stream::{DEFAULT_READ_BATCH, StreamHandle};

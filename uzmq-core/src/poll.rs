@@ -8,37 +8,109 @@
 //! again next iteration, and only an events read that shows nothing of
 //! interest lets it sleep on the fd.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::callback_slot::{Lent, Slot};
-use crate::event_loop::{EventLoop, LoopHandle};
+use crate::event_loop::EventLoop;
 use crate::fd_watch::FdWatch;
-use crate::handle_base::{Base, Life};
+use crate::handle_shell::{Kind, Shell};
 use crate::{Error, Events, RawTimer, Reactor, Result, Socket};
 
 type PollCb<R, S> = dyn FnMut(&PollHandle<R, S>, Events, Option<Error>);
-type CloseCb<R, S> = Box<dyn FnOnce(&PollHandle<R, S>)>;
+
+/// What the handle does while open (`close()` leaves it `Stopped`).
+#[derive(Clone, Copy, Debug)]
+enum Poll {
+    /// No callbacks until `start`.
+    Stopped,
+    /// Reports `mask` when ready, and with a timeout, `Events::empty()`
+    /// each time it passes with no callback.
+    Started {
+        mask: Events,
+        timeout: Option<Duration>,
+    },
+    /// The socket's state could not be read: reported once, and every
+    /// `start` gets the error (ETERM).
+    Failed(Error),
+}
 
 struct State<R: Reactor, S: Socket> {
-    life: Life<CloseCb<R, S>>,
-    started: bool,
-    mask: Events,
-    failed: Option<Error>,
+    poll: Poll,
     cb: Slot<PollCb<R, S>>,
     watch: Option<FdWatch<R::Watch>>,
-    timeout: Option<Duration>,
+    /// The timeout's timer, made on first need.
     timer: Option<R::Timer>,
 }
 
-struct Inner<R: Reactor, S: Socket> {
-    me: Weak<Inner<R, S>>,
-    base: Base<R>,
+/// The poll kind's fixed part.
+struct PollKind<S: Socket> {
     /// Set while the callback runs from the drive.
     in_callback: Cell<bool>,
     socket: S,
-    st: RefCell<State<R, S>>,
+}
+
+type Inner<R, S> = Shell<R, PollKind<S>>;
+
+impl<R: Reactor, S: Socket> Kind<R> for PollKind<S> {
+    type State = State<R, S>;
+    type Handle = PollHandle<R, S>;
+    type Taken = (
+        Option<Box<PollCb<R, S>>>,
+        Option<R::Watch>,
+        Option<R::Timer>,
+    );
+
+    fn handle(inner: Rc<Inner<R, S>>) -> PollHandle<R, S> {
+        PollHandle { inner }
+    }
+
+    /// Started. A failed or closing handle is not (`uv_is_active` after
+    /// `uv_close`; the pending close is kept alive by the turn queue).
+    fn is_active(st: &State<R, S>) -> bool {
+        match st.poll {
+            Poll::Started { .. } => true,
+            Poll::Stopped | Poll::Failed(_) => false,
+        }
+    }
+
+    fn close(st: &mut State<R, S>) -> Self::Taken {
+        st.poll = Poll::Stopped;
+        (st.cb.clear(), None, None)
+    }
+
+    /// The check phase: report what is ready now, level-triggered.
+    fn turn(inner: &Rc<Inner<R, S>>) {
+        let poll = inner.st.borrow().poll;
+        let mask = match poll {
+            Poll::Started { mask, .. } => mask,
+            Poll::Stopped | Poll::Failed(_) => return,
+        };
+        let h = inner.handle();
+        inner.report_ready(&h, mask);
+    }
+
+    fn release(st: &mut State<R, S>) -> Self::Taken {
+        (
+            None,
+            st.watch.as_mut().and_then(FdWatch::close),
+            st.timer.take(),
+        )
+    }
+
+    fn loop_gone(st: &mut State<R, S>) -> Self::Taken {
+        st.poll = Poll::Stopped;
+        (
+            st.cb.clear(),
+            st.watch.as_mut().and_then(FdWatch::close),
+            st.timer.take(),
+        )
+    }
+
+    fn settle(inner: &Inner<R, S>) {
+        inner.changed(false);
+    }
 }
 
 /// A poll handle on socket `S` and loop `R`. Cloning makes another
@@ -68,49 +140,40 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     /// A stopped handle owning `socket`.
     pub fn new(lp: &EventLoop<R>, socket: S) -> Result<Self> {
         let fd = socket.fd()?;
-        let inner = Rc::new_cyclic(|me: &Weak<Inner<R, S>>| Inner {
-            me: me.clone(),
-            base: Base::new(lp),
-            in_callback: Cell::new(false),
-            socket,
-            st: RefCell::new(State {
-                life: Life::Open,
-                started: false,
-                mask: Events::empty(),
-                failed: None,
+        let inner = Shell::new(
+            lp,
+            PollKind {
+                in_callback: Cell::new(false),
+                socket,
+            },
+            State {
+                poll: Poll::Stopped,
                 cb: Slot::default(),
                 watch: None,
-                timeout: None,
                 timer: None,
-            }),
-        });
-        let weak = inner.me.clone();
-        let watch = lp.reactor().watch(
-            fd,
-            Box::new(move || {
-                if let Some(inner) = weak.upgrade() {
-                    inner.schedule();
-                }
-            }),
-        )?;
+            },
+        );
+        let watch = lp
+            .reactor()
+            .watch(fd, inner.loop_callback(|inner| inner.schedule()))?;
         inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
-        let me: Weak<dyn LoopHandle> = inner.me.clone();
-        inner.base.register(me);
+        inner.register();
         Ok(PollHandle { inner })
     }
 
     /// The socket. Anything done with it may consume the fd's edge, so a
     /// started handle also re-reads `ZMQ_EVENTS` next iteration.
     pub fn socket(&self) -> &S {
-        if self.inner.st.borrow().started && !self.inner.in_callback.get() {
+        let started = matches!(self.inner.st.borrow().poll, Poll::Started { .. });
+        if started && !self.inner.kind.in_callback.get() {
             self.inner.schedule();
         }
-        &self.inner.socket
+        &self.inner.kind.socket
     }
 
     /// The loop, or `Err(Closed)` once it is gone.
     pub fn event_loop(&self) -> Result<EventLoop<R>> {
-        self.inner.base.event_loop()
+        self.inner.event_loop()
     }
 
     /// Starts, or updates the mask and callback of a started handle.
@@ -144,10 +207,14 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
 
     /// No more callbacks until `start`.
     pub fn stop(&self) -> Result<()> {
-        if !self.inner.st.borrow().life.is_open() {
-            return Err(Error::Closed);
+        {
+            let mut st = self.inner.open_mut()?;
+            st.poll = match st.poll {
+                Poll::Started { .. } | Poll::Stopped => Poll::Stopped,
+                // Failed for good: `start` still reports the error.
+                Poll::Failed(e) => Poll::Failed(e),
+            };
         }
-        self.inner.st.borrow_mut().started = false;
         self.inner.changed(false);
         Ok(())
     }
@@ -164,39 +231,16 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
 
     /// Started and not closed.
     pub fn is_active(&self) -> bool {
-        self.inner.is_active(&self.inner.st.borrow())
+        self.inner.is_active()
     }
 
     /// True once closing began.
     pub fn is_closed(&self) -> bool {
-        !self.inner.st.borrow().life.is_open()
+        self.inner.is_closed()
     }
 }
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
-    fn handle(self: &Rc<Self>) -> PollHandle<R, S> {
-        PollHandle {
-            inner: self.clone(),
-        }
-    }
-
-    fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {
-        self.me.upgrade().map(|rc| rc as Rc<dyn LoopHandle>)
-    }
-
-    fn schedule(&self) {
-        self.base.schedule(|| self.as_loop_handle());
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        let st = self.st.borrow();
-        match (&st.life, st.failed) {
-            (Life::Open, None) => Ok(()),
-            (Life::Open, Some(e)) => Err(e),
-            _ => Err(Error::Closed),
-        }
-    }
-
     fn start(
         &self,
         events: Events,
@@ -205,16 +249,17 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     ) -> Result<()> {
         // Which error wins: closed, then a direction the socket type can
         // never have, then the rest.
-        if !self.st.borrow().life.is_open() {
-            return Err(Error::Closed);
-        }
+        let poll = self.open_mut()?.poll;
+        let socket = &self.kind.socket;
         let events = events & Events::all();
-        if (events.contains(Events::READABLE) && !self.socket.can_recv())
-            || (events.contains(Events::WRITABLE) && !self.socket.can_send())
+        if (events.contains(Events::READABLE) && !socket.can_recv())
+            || (events.contains(Events::WRITABLE) && !socket.can_send())
         {
             return Err(Error::Zmq(zmq::Error::ENOTSUP));
         }
-        self.check_usable()?;
+        if let Poll::Failed(e) = poll {
+            return Err(e);
+        }
         if events.is_empty() || timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Zmq(zmq::Error::EINVAL));
         }
@@ -223,7 +268,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         if timeout.is_some() {
             // As for a timer: measure the timeout from this call, not from a
             // loop time that went stale during work outside the loop.
-            self.base.event_loop()?.update_time();
+            self.event_loop()?.update_time();
         }
         let new_timer = match timeout {
             Some(t) if self.st.borrow().timer.is_none() => Some(self.make_timer(t)?),
@@ -247,9 +292,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     timer.stop();
                 }
             }
-            st.timeout = timeout;
-            st.mask = events;
-            st.started = true;
+            st.poll = Poll::Started {
+                mask: events,
+                timeout,
+            };
             st.cb.replace(cb)
         };
         drop(old);
@@ -258,24 +304,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 
     fn make_timer(&self, timeout: Duration) -> Result<R::Timer> {
-        let weak = self.me.clone();
-        let lp = self.base.event_loop()?;
-        let mut timer = lp.reactor().timer(Box::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.timed_out();
-            }
-        }))?;
+        let lp = self.event_loop()?;
+        let mut timer = lp
+            .reactor()
+            .timer(self.loop_callback(|inner| inner.timed_out()))?;
         timer.start(timeout, timeout)?;
         Ok(timer)
-    }
-
-    fn is_active(&self, st: &State<R, S>) -> bool {
-        match st.life {
-            Life::Open => st.started && st.failed.is_none(),
-            // As `uv_is_active` after `uv_close`. The pending close is kept
-            // alive by the loop's turn queue.
-            Life::Closing(_) | Life::Closed => false,
-        }
     }
 
     /// After any change: watch the fd and run the timer only while started,
@@ -284,7 +318,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     fn changed(&self, recheck: bool) {
         let (started, watched) = {
             let mut st = self.st.borrow_mut();
-            let started = self.is_active(&st);
+            let started = PollKind::is_active(&st);
             let watched = st.watch.as_mut().is_none_or(|w| w.set(started));
             if !started {
                 if let Some(timer) = st.timer.as_mut() {
@@ -297,24 +331,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             // A refused watch start is reported from the turn.
             self.schedule();
         }
-        self.base.set_active(started, || self.as_loop_handle());
-    }
-
-    /// The check phase: report what is ready now, level-triggered.
-    fn drive(self: &Rc<Self>) {
-        if matches!(self.st.borrow().life, Life::Closing(_)) {
-            self.finish_close();
-            return;
-        }
-        let mask = {
-            let st = self.st.borrow();
-            if !self.is_active(&st) {
-                return;
-            }
-            st.mask
-        };
-        let h = self.handle();
-        self.report_ready(&h, mask);
+        self.keep_alive(started);
     }
 
     /// Reads `ZMQ_EVENTS` and calls back with what is ready, then reads
@@ -331,7 +348,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         if let Some(e) = watch_error {
             return self.fail(h, e);
         }
-        let ready = match self.socket.events() {
+        let ready = match self.kind.socket.events() {
             Ok(ev) => ev & mask,
             Err(e) => return self.fail(h, e),
         };
@@ -341,7 +358,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         {
             let mut st = self.st.borrow_mut();
-            if let (Some(t), Some(timer)) = (st.timeout, st.timer.as_mut()) {
+            let st = &mut *st;
+            if let (
+                Poll::Started {
+                    timeout: Some(t), ..
+                },
+                Some(timer),
+            ) = (st.poll, st.timer.as_mut())
+            {
                 // The timeout counts from the last callback. A failed
                 // restart leaves the timer as it was, so timeouts still come.
                 let _ = timer.start(t, t);
@@ -354,15 +378,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             (cb.get())(h, ready, None);
         }
         drop(in_callback);
-        let mask = {
-            let st = self.st.borrow();
-            if !self.is_active(&st) {
-                drop(st);
-                return self.changed(false);
-            }
-            st.mask
+        let poll = self.st.borrow().poll;
+        let mask = match poll {
+            Poll::Started { mask, .. } => mask,
+            Poll::Stopped | Poll::Failed(_) => return self.changed(false),
         };
-        match self.socket.events() {
+        match self.kind.socket.events() {
             Ok(ev) if (ev & mask).is_empty() => self.changed(false),
             Ok(_) => self.changed(true),
             Err(e) => self.fail(h, e),
@@ -370,7 +391,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 
     fn timed_out(self: &Rc<Self>) {
-        if !self.is_active(&self.st.borrow()) {
+        if !self.is_active() {
             return;
         }
         let h = self.handle();
@@ -381,49 +402,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
 
     /// The socket's state cannot be read: report once, stop for good.
     fn fail(self: &Rc<Self>, h: &PollHandle<R, S>, e: Error) {
-        {
-            let mut st = self.st.borrow_mut();
-            st.failed = Some(e);
-            st.started = false;
-        }
+        self.st.borrow_mut().poll = Poll::Failed(e);
         if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
             (cb.get())(h, Events::empty(), Some(e));
-        }
-        self.changed(false);
-    }
-
-    fn close(&self, cb: Option<CloseCb<R, S>>) {
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            if !st.life.is_open() {
-                drop(st);
-                drop(cb);
-                return;
-            }
-            st.life = Life::Closing(cb);
-            st.started = false;
-            st.cb.clear()
-        };
-        drop(dropped);
-        self.schedule();
-        self.changed(false);
-    }
-
-    fn finish_close(self: &Rc<Self>) {
-        let (cb, watch, timer) = {
-            let mut st = self.st.borrow_mut();
-            let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
-                return;
-            };
-            (
-                cb,
-                st.watch.as_mut().and_then(FdWatch::close),
-                st.timer.take(),
-            )
-        };
-        drop((watch, timer));
-        if let Some(cb) = cb {
-            cb(&self.handle());
         }
         self.changed(false);
     }
@@ -436,38 +417,16 @@ struct InCallback<'a, R: Reactor, S: Socket>(&'a Inner<R, S>);
 
 impl<'a, R: Reactor, S: Socket> InCallback<'a, R, S> {
     fn enter(inner: &'a Inner<R, S>) -> Self {
-        inner.in_callback.set(true);
+        inner.kind.in_callback.set(true);
         InCallback(inner)
     }
 }
 
 impl<R: Reactor, S: Socket> Drop for InCallback<'_, R, S> {
     fn drop(&mut self) {
-        self.0.in_callback.set(false);
+        self.0.kind.in_callback.set(false);
         if std::thread::panicking() {
             self.0.schedule();
         }
-    }
-}
-
-impl<R: Reactor, S: Socket> LoopHandle for Inner<R, S> {
-    fn scheduled(&self) -> &Cell<bool> {
-        self.base.scheduled()
-    }
-
-    fn on_turn(self: Rc<Self>) {
-        self.drive();
-    }
-
-    fn loop_gone(&self) {
-        self.base.loop_gone();
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            let life = std::mem::replace(&mut st.life, Life::Closed);
-            st.started = false;
-            let watch = st.watch.as_mut().and_then(FdWatch::close);
-            (life, st.cb.clear(), watch, st.timer.take())
-        };
-        drop(dropped);
     }
 }

@@ -87,10 +87,17 @@ pub trait Watch: 'static {
 }
 
 /// A loop timer.
+///
+/// Backends implement the `_ms` methods, in whole loop milliseconds (the
+/// `uint64_t` libuv takes). The `Duration` methods are provided and are
+/// the only place a `Duration` becomes loop milliseconds
+/// ([`millis_ceil`]: rounded up, so a nonzero duration never becomes zero,
+/// which as a repeat would mean "once"), so every backend sees the same
+/// values; backends do not override them.
 pub trait RawTimer: 'static {
-    /// (Re)starts: first fire after `timeout`, then every `repeat` unless
-    /// zero, measured from the cached loop time.
-    fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()>;
+    /// (Re)starts: first fire after `timeout_ms`, then every `repeat_ms`
+    /// unless zero, measured from the cached loop time.
+    fn start_ms(&mut self, timeout_ms: u64, repeat_ms: u64) -> Result<()>;
     /// Stops (idempotent).
     fn stop(&mut self);
     /// Whether the timer is started and will fire.
@@ -100,13 +107,43 @@ pub trait RawTimer: 'static {
     /// nothing. An error when it was never started.
     fn again(&mut self) -> Result<()>;
     /// Sets the repeat interval, used from the next fire on.
-    fn set_repeat(&mut self, repeat: Duration);
-    /// The repeat interval, as the backend keeps it (rounded to its
-    /// resolution).
-    fn repeat(&self) -> Duration;
+    fn set_repeat_ms(&mut self, repeat_ms: u64);
+    /// The repeat interval.
+    fn repeat_ms(&self) -> u64;
+    /// Milliseconds from the cached loop time to the next fire, while
+    /// active (what it answers when not active does not matter).
+    fn due_in_ms(&self) -> u64;
+
+    /// [`start_ms`](Self::start_ms) with durations rounded up to whole
+    /// milliseconds.
+    fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()> {
+        self.start_ms(millis_ceil(timeout), millis_ceil(repeat))
+    }
+    /// [`set_repeat_ms`](Self::set_repeat_ms) with `repeat` rounded up to
+    /// whole milliseconds.
+    fn set_repeat(&mut self, repeat: Duration) {
+        self.set_repeat_ms(millis_ceil(repeat));
+    }
+    /// The repeat interval, as the backend keeps it (whole milliseconds).
+    fn repeat(&self) -> Duration {
+        Duration::from_millis(self.repeat_ms())
+    }
     /// Time from the cached loop time to the next fire; zero when not
     /// active.
-    fn due_in(&self) -> Duration;
+    fn due_in(&self) -> Duration {
+        if self.is_active() {
+            Duration::from_millis(self.due_in_ms())
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// Whole loop milliseconds for a `Duration`, rounded up, so that a nonzero
+/// duration never becomes 0 (a zero repeat would mean "once"); saturates.
+/// The one conversion of timer durations, for every backend.
+pub fn millis_ceil(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 /// A watch of one process signal.

@@ -11,16 +11,14 @@
 //! Here the watch stays registered until the loop delivers the signal, and
 //! is stopped just before the one-shot callback runs.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use crate::callback_slot::{Lent, Slot};
-use crate::event_loop::{EventLoop, LoopHandle};
-use crate::handle_base::{Base, Life};
+use crate::event_loop::EventLoop;
+use crate::handle_shell::{Kind, Shell};
 use crate::{Error, RawSignal, Reactor, Result};
 
 type SignalCb<R> = dyn FnMut(&SignalHandle<R>, i32);
-type CloseCb<R> = Box<dyn FnOnce(&SignalHandle<R>)>;
 
 /// What the watch is started for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,16 +40,48 @@ impl Watching {
 }
 
 struct State<R: Reactor> {
-    life: Life<CloseCb<R>>,
     watching: Watching,
     cb: Slot<SignalCb<R>>,
+    /// The backend watch; `None` once closed.
     raw: Option<R::Signal>,
 }
 
-struct Inner<R: Reactor> {
-    me: Weak<Inner<R>>,
-    base: Base<R>,
-    st: RefCell<State<R>>,
+/// The signal kind: all its state is in [`State`].
+struct SignalKind;
+
+type Inner<R> = Shell<R, SignalKind>;
+
+impl<R: Reactor> Kind<R> for SignalKind {
+    type State = State<R>;
+    type Handle = SignalHandle<R>;
+    type Taken = (Option<Box<SignalCb<R>>>, Option<R::Signal>);
+
+    fn handle(inner: Rc<Inner<R>>) -> SignalHandle<R> {
+        SignalHandle { inner }
+    }
+
+    /// The backend watch is started. `close()` stopped it, so a closing
+    /// handle is not active, as `uv_is_active` after `uv_close`.
+    fn is_active(st: &State<R>) -> bool {
+        st.raw.as_ref().is_some_and(|raw| raw.is_active())
+    }
+
+    fn close(st: &mut State<R>) -> Self::Taken {
+        st.watching = Watching::Stopped;
+        if let Some(raw) = st.raw.as_mut() {
+            raw.stop();
+        }
+        (st.cb.clear(), None)
+    }
+
+    fn release(st: &mut State<R>) -> Self::Taken {
+        (None, st.raw.take())
+    }
+
+    fn loop_gone(st: &mut State<R>) -> Self::Taken {
+        st.watching = Watching::Stopped;
+        (st.cb.clear(), st.raw.take())
+    }
 }
 
 /// A signal watch on loop `R`. Cloning makes another reference to the
@@ -81,25 +111,18 @@ impl<R: Reactor> std::fmt::Debug for SignalHandle<R> {
 impl<R: Reactor> SignalHandle<R> {
     /// A stopped signal handle.
     pub fn new(lp: &EventLoop<R>) -> Result<Self> {
-        let inner = Rc::new_cyclic(|me: &Weak<Inner<R>>| Inner {
-            me: me.clone(),
-            base: Base::new(lp),
-            st: RefCell::new(State {
-                life: Life::Open,
+        let inner = Shell::new(
+            lp,
+            SignalKind,
+            State {
                 watching: Watching::Stopped,
                 cb: Slot::default(),
                 raw: None,
-            }),
-        });
-        let weak = inner.me.clone();
-        let raw = lp.reactor().signal(Box::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.deliver();
-            }
-        }))?;
+            },
+        );
+        let raw = lp.reactor().signal(inner.loop_callback(deliver))?;
         inner.st.borrow_mut().raw = Some(raw);
-        let me: Weak<dyn LoopHandle> = inner.me.clone();
-        inner.base.register(me);
+        inner.register();
         Ok(SignalHandle { inner })
     }
 
@@ -107,14 +130,14 @@ impl<R: Reactor> SignalHandle<R> {
     /// started handle with the new signal and callback. An invalid signal
     /// number is the backend's error, and the handle is left as it was.
     pub fn start(&self, signum: i32, cb: impl FnMut(&Self, i32) + 'static) -> Result<()> {
-        self.inner.start(Watching::Each(signum), Box::new(cb))
+        self.start_watching(Watching::Each(signum), Box::new(cb))
     }
 
     /// As [`start`](Self::start), for the first arrival only: the handle
     /// stops just before `cb` runs (so `cb` may start it again).
     pub fn start_oneshot(&self, signum: i32, cb: impl FnOnce(&Self, i32) + 'static) -> Result<()> {
         let mut cb = Some(cb);
-        self.inner.start(
+        self.start_watching(
             Watching::Once(signum),
             Box::new(move |h, signum| {
                 if let Some(cb) = cb.take() {
@@ -128,15 +151,15 @@ impl<R: Reactor> SignalHandle<R> {
     /// `Err(Closed)` once closed.
     pub fn stop(&self) -> Result<()> {
         {
-            let mut st = self.inner.st.borrow_mut();
+            let mut st = self.inner.open_mut()?;
             let st = &mut *st;
-            match (&st.life, st.raw.as_mut()) {
-                (Life::Open, Some(raw)) => raw.stop(),
-                _ => return Err(Error::Closed),
+            match st.raw.as_mut() {
+                Some(raw) => raw.stop(),
+                None => return Err(Error::Closed),
             }
             st.watching = Watching::Stopped;
         }
-        self.inner.changed();
+        SignalKind::settle(&self.inner);
         Ok(())
     }
 
@@ -150,13 +173,10 @@ impl<R: Reactor> SignalHandle<R> {
         self.inner.close(Some(Box::new(cb)));
     }
 
-    /// The signal watched while started, `None` when stopped or closed.
+    /// The signal watched while started, `None` when stopped or closed
+    /// (`close()` stops it).
     pub fn signum(&self) -> Option<i32> {
-        let st = self.inner.st.borrow();
-        match st.life {
-            Life::Open => st.watching.signum(),
-            Life::Closing(_) | Life::Closed => None,
-        }
+        self.inner.st.borrow().watching.signum()
     }
 
     /// Started and not closed.
@@ -166,41 +186,20 @@ impl<R: Reactor> SignalHandle<R> {
 
     /// True once closing began.
     pub fn is_closed(&self) -> bool {
-        !self.inner.st.borrow().life.is_open()
+        self.inner.is_closed()
     }
 
     /// The loop, or `Err(Closed)` once it is gone.
     pub fn event_loop(&self) -> Result<EventLoop<R>> {
-        self.inner.base.event_loop()
-    }
-}
-
-impl<R: Reactor> Inner<R> {
-    fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {
-        self.me.upgrade().map(|rc| rc as Rc<dyn LoopHandle>)
+        self.inner.event_loop()
     }
 
-    fn is_active(&self) -> bool {
-        let st = self.st.borrow();
-        match st.life {
-            Life::Open => st.raw.as_ref().is_some_and(|raw| raw.is_active()),
-            // As `uv_is_active` after `uv_close`. The pending close is kept
-            // alive by the loop's turn queue.
-            Life::Closing(_) | Life::Closed => false,
-        }
-    }
-
-    fn changed(&self) {
-        self.base
-            .set_active(self.is_active(), || self.as_loop_handle());
-    }
-
-    fn start(&self, watching: Watching, cb: Box<SignalCb<R>>) -> Result<()> {
+    fn start_watching(&self, watching: Watching, cb: Box<SignalCb<R>>) -> Result<()> {
         let outcome = {
-            let mut st = self.st.borrow_mut();
+            let mut st = self.inner.open_mut()?;
             let st = &mut *st;
-            let raw = match (&st.life, st.raw.as_mut(), watching.signum()) {
-                (Life::Open, Some(raw), Some(signum)) => raw.start(signum).map(|()| raw),
+            let raw = match (st.raw.as_mut(), watching.signum()) {
+                (Some(raw), Some(signum)) => raw.start(signum).map(|()| raw),
                 _ => return Err(Error::Closed),
             };
             match raw {
@@ -234,106 +233,48 @@ impl<R: Reactor> Inner<R> {
                 Err(e)
             }
         };
-        self.changed();
+        SignalKind::settle(&self.inner);
         result
-    }
-
-    /// The backend saw the watched signal arrive.
-    fn deliver(self: &Rc<Self>) {
-        let (watching, once) = {
-            let mut st = self.st.borrow_mut();
-            let st = &mut *st;
-            if !st.life.is_open() {
-                return;
-            }
-            match st.watching {
-                Watching::Stopped => return,
-                Watching::Each(_) => (st.watching, None),
-                Watching::Once(_) => {
-                    // Stopped before the call: not active inside its
-                    // callback, which may start it again.
-                    if let Some(raw) = st.raw.as_mut() {
-                        raw.stop();
-                    }
-                    let watching = std::mem::replace(&mut st.watching, Watching::Stopped);
-                    (watching, Some(st.cb.clear()))
-                }
-            }
-        };
-        let Some(signum) = watching.signum() else {
-            return;
-        };
-        let h = SignalHandle {
-            inner: self.clone(),
-        };
-        match once {
-            Some(cb) => {
-                if let Some(mut cb) = cb {
-                    cb(&h, signum);
-                }
-            }
-            None => {
-                if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
-                    (cb.get())(&h, signum);
-                }
-            }
-        }
-        // A one-shot handle is inactive now: let the loop drop it.
-        self.changed();
-    }
-
-    fn close(&self, cb: Option<CloseCb<R>>) {
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            if !st.life.is_open() {
-                drop(st);
-                drop(cb);
-                return;
-            }
-            st.life = Life::Closing(cb);
-            st.watching = Watching::Stopped;
-            if let Some(raw) = st.raw.as_mut() {
-                raw.stop();
-            }
-            st.cb.clear()
-        };
-        drop(dropped);
-        self.base.schedule(|| self.as_loop_handle());
-        self.changed();
     }
 }
 
-impl<R: Reactor> LoopHandle for Inner<R> {
-    fn scheduled(&self) -> &Cell<bool> {
-        self.base.scheduled()
-    }
-
-    /// The loop's part of `close()`: the close callback.
-    fn on_turn(self: Rc<Self>) {
-        let (cb, raw) = {
-            let mut st = self.st.borrow_mut();
-            let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
-                return;
-            };
-            (cb, st.raw.take())
+/// The backend saw the watched signal arrive.
+fn deliver<R: Reactor>(inner: &Rc<Inner<R>>) {
+    let (watching, once) = {
+        let Ok(mut st) = inner.open_mut() else {
+            return;
         };
-        drop(raw);
-        if let Some(cb) = cb {
-            cb(&SignalHandle {
-                inner: self.clone(),
-            });
+        let st = &mut *st;
+        match st.watching {
+            Watching::Stopped => return,
+            Watching::Each(_) => (st.watching, None),
+            Watching::Once(_) => {
+                // Stopped before the call: not active inside its
+                // callback, which may start it again.
+                if let Some(raw) = st.raw.as_mut() {
+                    raw.stop();
+                }
+                let watching = std::mem::replace(&mut st.watching, Watching::Stopped);
+                (watching, Some(st.cb.clear()))
+            }
         }
-        self.changed();
+    };
+    let Some(signum) = watching.signum() else {
+        return;
+    };
+    let h = inner.handle();
+    match once {
+        Some(cb) => {
+            if let Some(mut cb) = cb {
+                cb(&h, signum);
+            }
+        }
+        None => {
+            if let Some(mut cb) = Lent::take(&inner.st, |st| &mut st.cb) {
+                (cb.get())(&h, signum);
+            }
+        }
     }
-
-    fn loop_gone(&self) {
-        self.base.loop_gone();
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            let life = std::mem::replace(&mut st.life, Life::Closed);
-            st.watching = Watching::Stopped;
-            (life, st.cb.clear(), st.raw.take())
-        };
-        drop(dropped);
-    }
+    // A one-shot handle is inactive now: let the loop drop it.
+    SignalKind::settle(inner);
 }

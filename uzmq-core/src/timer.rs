@@ -7,33 +7,74 @@
 //! start of the iteration, so a timer started after long work outside the
 //! loop would fire early by the length of that work.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::callback_slot::{Lent, Slot};
-use crate::event_loop::{EventLoop, LoopHandle};
-use crate::handle_base::{Base, Life};
+use crate::event_loop::EventLoop;
+use crate::handle_shell::{Kind, Shell};
 use crate::{Error, RawTimer, Reactor, Result};
 
 type FireCb<R> = dyn FnMut(&TimerHandle<R>);
-type CloseCb<R> = Box<dyn FnOnce(&TimerHandle<R>)>;
+
+/// Whether the timer was ever started: libuv's `timer_cb != NULL`, which
+/// `again` needs. Whether a started timer will fire is the backend's to
+/// say (a one-shot stops itself when it fires).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Timer {
+    /// Never started: `again` is `Err(Zmq(EINVAL))`.
+    Fresh,
+    /// Started at least once.
+    Started,
+}
 
 struct State<R: Reactor> {
-    life: Life<CloseCb<R>>,
+    timer: Timer,
     cb: Slot<FireCb<R>>,
+    /// The backend timer; `None` once closed.
     raw: Option<R::Timer>,
-    /// Ever started (libuv's `timer_cb != NULL`): `again` needs it.
-    started: bool,
     /// The repeat interval as the backend keeps it; kept here too so that
     /// `repeat()` still answers once the raw timer is gone (closed).
     repeat: Duration,
 }
 
-struct Inner<R: Reactor> {
-    me: Weak<Inner<R>>,
-    base: Base<R>,
-    st: RefCell<State<R>>,
+/// The timer kind: all its state is in [`State`].
+struct TimerKind;
+
+type Inner<R> = Shell<R, TimerKind>;
+
+impl<R: Reactor> Kind<R> for TimerKind {
+    type State = State<R>;
+    type Handle = TimerHandle<R>;
+    type Taken = (Option<Box<FireCb<R>>>, Option<R::Timer>);
+
+    fn handle(inner: Rc<Inner<R>>) -> TimerHandle<R> {
+        TimerHandle { inner }
+    }
+
+    /// Started and due to fire. `close()` stopped the backend timer, so a
+    /// closing timer is not active, as `uv_is_active` after `uv_close`.
+    fn is_active(st: &State<R>) -> bool {
+        match (st.timer, &st.raw) {
+            (Timer::Started, Some(raw)) => raw.is_active(),
+            (Timer::Started, None) | (Timer::Fresh, _) => false,
+        }
+    }
+
+    fn close(st: &mut State<R>) -> Self::Taken {
+        if let Some(raw) = st.raw.as_mut() {
+            raw.stop();
+        }
+        (st.cb.clear(), None)
+    }
+
+    fn release(st: &mut State<R>) -> Self::Taken {
+        (None, st.raw.take())
+    }
+
+    fn loop_gone(st: &mut State<R>) -> Self::Taken {
+        (st.cb.clear(), st.raw.take())
+    }
 }
 
 /// A timer on loop `R`. Cloning makes another reference to the same timer.
@@ -61,26 +102,19 @@ impl<R: Reactor> std::fmt::Debug for TimerHandle<R> {
 impl<R: Reactor> TimerHandle<R> {
     /// A stopped timer.
     pub fn new(lp: &EventLoop<R>) -> Result<Self> {
-        let inner = Rc::new_cyclic(|me: &Weak<Inner<R>>| Inner {
-            me: me.clone(),
-            base: Base::new(lp),
-            st: RefCell::new(State {
-                life: Life::Open,
+        let inner = Shell::new(
+            lp,
+            TimerKind,
+            State {
+                timer: Timer::Fresh,
                 cb: Slot::default(),
                 raw: None,
-                started: false,
                 repeat: Duration::ZERO,
-            }),
-        });
-        let weak = inner.me.clone();
-        let raw = lp.reactor().timer(Box::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.fire();
-            }
-        }))?;
+            },
+        );
+        let raw = lp.reactor().timer(inner.loop_callback(fire))?;
         inner.st.borrow_mut().raw = Some(raw);
-        let me: Weak<dyn LoopHandle> = inner.me.clone();
-        inner.base.register(me);
+        inner.register();
         Ok(TimerHandle { inner })
     }
 
@@ -94,20 +128,19 @@ impl<R: Reactor> TimerHandle<R> {
         cb: impl FnMut(&Self) + 'static,
     ) -> Result<()> {
         let old = {
-            let mut st = self.inner.st.borrow_mut();
+            let mut st = self.inner.open_mut()?;
             let st = &mut *st;
-            let raw = match (&st.life, st.raw.as_mut()) {
-                (Life::Open, Some(raw)) => raw,
-                _ => return Err(Error::Closed),
+            let Some(raw) = st.raw.as_mut() else {
+                return Err(Error::Closed);
             };
-            self.inner.update_time()?;
+            self.update_time()?;
             raw.start(timeout, repeat)?;
-            st.started = true;
+            st.timer = Timer::Started;
             st.repeat = raw.repeat();
             st.cb.replace(Box::new(cb))
         };
         drop(old);
-        self.inner.changed();
+        TimerKind::settle(&self.inner);
         Ok(())
     }
 
@@ -117,17 +150,17 @@ impl<R: Reactor> TimerHandle<R> {
     /// timer was never started, `Err(Closed)` once it is closed.
     pub fn again(&self) -> Result<()> {
         {
-            let mut st = self.inner.st.borrow_mut();
+            let mut st = self.inner.open_mut()?;
             let st = &mut *st;
-            let raw = match (&st.life, st.raw.as_mut(), st.started) {
-                (Life::Open, Some(raw), true) => raw,
-                (Life::Open, Some(_), false) => return Err(Error::Zmq(zmq::Error::EINVAL)),
-                _ => return Err(Error::Closed),
+            let raw = match (st.timer, st.raw.as_mut()) {
+                (Timer::Started, Some(raw)) => raw,
+                (Timer::Fresh, Some(_)) => return Err(Error::Zmq(zmq::Error::EINVAL)),
+                (_, None) => return Err(Error::Closed),
             };
-            self.inner.update_time()?;
+            self.update_time()?;
             raw.again()?;
         }
-        self.inner.changed();
+        TimerKind::settle(&self.inner);
         Ok(())
     }
 
@@ -136,20 +169,18 @@ impl<R: Reactor> TimerHandle<R> {
     /// the next one before its callback runs, as libuv does).
     /// `Err(Closed)` once closed.
     pub fn set_repeat(&self, repeat: Duration) -> Result<()> {
-        let mut st = self.inner.st.borrow_mut();
+        let mut st = self.inner.open_mut()?;
         let st = &mut *st;
-        match (&st.life, st.raw.as_mut()) {
-            (Life::Open, Some(raw)) => {
-                raw.set_repeat(repeat);
-                st.repeat = raw.repeat();
-                Ok(())
-            }
-            _ => Err(Error::Closed),
-        }
+        let Some(raw) = st.raw.as_mut() else {
+            return Err(Error::Closed);
+        };
+        raw.set_repeat(repeat);
+        st.repeat = raw.repeat();
+        Ok(())
     }
 
-    /// The repeat interval, in the backend's resolution (libuv: whole
-    /// milliseconds, rounded up). On a closed timer, the last one it had.
+    /// The repeat interval in loop resolution (whole milliseconds, rounded
+    /// up, on every backend). On a closed timer, the last one it had.
     pub fn repeat(&self) -> Duration {
         self.inner.st.borrow().repeat
     }
@@ -160,8 +191,8 @@ impl<R: Reactor> TimerHandle<R> {
     /// not active, closed included.
     pub fn due_in(&self) -> Duration {
         let st = self.inner.st.borrow();
-        match (&st.life, st.raw.as_ref()) {
-            (Life::Open, Some(raw)) if raw.is_active() => raw.due_in(),
+        match &st.raw {
+            Some(raw) if TimerKind::is_active(&st) => raw.due_in(),
             _ => Duration::ZERO,
         }
     }
@@ -169,14 +200,13 @@ impl<R: Reactor> TimerHandle<R> {
     /// Stops the timer.
     pub fn stop(&self) -> Result<()> {
         {
-            let mut st = self.inner.st.borrow_mut();
-            let st = &mut *st;
-            match (&st.life, st.raw.as_mut()) {
-                (Life::Open, Some(raw)) => raw.stop(),
-                _ => return Err(Error::Closed),
+            let mut st = self.inner.open_mut()?;
+            match st.raw.as_mut() {
+                Some(raw) => raw.stop(),
+                None => return Err(Error::Closed),
             }
         }
-        self.inner.changed();
+        TimerKind::settle(&self.inner);
         Ok(())
     }
 
@@ -197,104 +227,29 @@ impl<R: Reactor> TimerHandle<R> {
 
     /// True once closing began.
     pub fn is_closed(&self) -> bool {
-        !self.inner.st.borrow().life.is_open()
+        self.inner.is_closed()
     }
 
     /// The loop, or `Err(Closed)` once it is gone.
     pub fn event_loop(&self) -> Result<EventLoop<R>> {
-        self.inner.base.event_loop()
-    }
-}
-
-impl<R: Reactor> Inner<R> {
-    fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {
-        self.me.upgrade().map(|rc| rc as Rc<dyn LoopHandle>)
-    }
-
-    fn is_active(&self) -> bool {
-        let st = self.st.borrow();
-        match st.life {
-            Life::Open => st.raw.as_ref().is_some_and(|raw| raw.is_active()),
-            // As `uv_is_active` after `uv_close`. The pending close is kept
-            // alive by the loop's turn queue.
-            Life::Closing(_) | Life::Closed => false,
-        }
+        self.inner.event_loop()
     }
 
     /// Refreshes the loop's cached time; `Err(Closed)` when the loop is gone.
     fn update_time(&self) -> Result<()> {
-        self.base.event_loop().map(|lp| lp.update_time())
-    }
-
-    fn changed(&self) {
-        self.base
-            .set_active(self.is_active(), || self.as_loop_handle());
-    }
-
-    fn fire(self: &Rc<Self>) {
-        if !self.st.borrow().life.is_open() {
-            return;
-        }
-        let h = TimerHandle {
-            inner: self.clone(),
-        };
-        if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
-            (cb.get())(&h);
-        }
-        // A one-shot timer is inactive now: let the loop drop it.
-        self.changed();
-    }
-
-    fn close(&self, cb: Option<CloseCb<R>>) {
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            if !st.life.is_open() {
-                drop(st);
-                drop(cb);
-                return;
-            }
-            st.life = Life::Closing(cb);
-            if let Some(raw) = st.raw.as_mut() {
-                raw.stop();
-            }
-            st.cb.clear()
-        };
-        drop(dropped);
-        self.base.schedule(|| self.as_loop_handle());
-        self.changed();
+        self.inner.event_loop().map(|lp| lp.update_time())
     }
 }
 
-impl<R: Reactor> LoopHandle for Inner<R> {
-    fn scheduled(&self) -> &Cell<bool> {
-        self.base.scheduled()
+/// The backend timer fired: the callback, then let the loop drop a
+/// one-shot timer that is inactive now.
+fn fire<R: Reactor>(inner: &Rc<Inner<R>>) {
+    if inner.is_closed() {
+        return;
     }
-
-    /// The loop's part of `close()`: the close callback.
-    fn on_turn(self: Rc<Self>) {
-        let (cb, raw) = {
-            let mut st = self.st.borrow_mut();
-            let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
-                return;
-            };
-            (cb, st.raw.take())
-        };
-        drop(raw);
-        if let Some(cb) = cb {
-            cb(&TimerHandle {
-                inner: self.clone(),
-            });
-        }
-        self.changed();
+    let h = inner.handle();
+    if let Some(mut cb) = Lent::take(&inner.st, |st| &mut st.cb) {
+        (cb.get())(&h);
     }
-
-    fn loop_gone(&self) {
-        self.base.loop_gone();
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            let life = std::mem::replace(&mut st.life, Life::Closed);
-            (life, st.cb.clear(), st.raw.take())
-        };
-        drop(dropped);
-    }
+    TimerKind::settle(inner);
 }

@@ -1,19 +1,17 @@
 //! [`UvTimer`]: a `uv_timer_t`.
 
 use std::fmt;
-use std::time::Duration;
 
 use uzmq_core::{RawTimer, Result};
 
 use crate::sys::Timer;
-use crate::uv_loop::millis_ceil;
 
 /// A loop timer (a `uv_timer_t`), made by
 /// [`Reactor::timer`](uzmq_core::Reactor::timer); its callback runs from
 /// the timer phase.
 ///
-/// Durations are rounded up to whole milliseconds (libuv's resolution), so
-/// a nonzero duration never becomes zero.
+/// It takes whole milliseconds (libuv's resolution); the core converts
+/// durations, rounding up, so a nonzero duration never becomes zero.
 ///
 /// Dropping the timer closes it; its callback is dropped once libuv has
 /// finished with the handle, so a callback may drop its own timer. Once its
@@ -33,8 +31,8 @@ impl UvTimer {
 impl RawTimer for UvTimer {
     /// `uv_timer_start`: first fire after `timeout`, then every `repeat`
     /// (zero: once). Restarting a started timer reschedules it.
-    fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()> {
-        self.timer.start(millis_ceil(timeout), millis_ceil(repeat))
+    fn start_ms(&mut self, timeout_ms: u64, repeat_ms: u64) -> Result<()> {
+        self.timer.start(timeout_ms, repeat_ms)
     }
 
     /// `uv_timer_stop`; idempotent.
@@ -52,24 +50,20 @@ impl RawTimer for UvTimer {
         self.timer.again()
     }
 
-    /// `uv_timer_set_repeat`, rounded up to whole milliseconds.
-    fn set_repeat(&mut self, repeat: Duration) {
-        self.timer.set_repeat(millis_ceil(repeat));
+    /// `uv_timer_set_repeat`.
+    fn set_repeat_ms(&mut self, repeat_ms: u64) {
+        self.timer.set_repeat(repeat_ms);
     }
 
     /// `uv_timer_get_repeat`.
-    fn repeat(&self) -> Duration {
-        Duration::from_millis(self.timer.repeat())
+    fn repeat_ms(&self) -> u64 {
+        self.timer.repeat()
     }
 
-    /// `uv_timer_get_due_in`, zero when not active (libuv would report
-    /// what was left when a stopped timer was stopped).
-    fn due_in(&self) -> Duration {
-        if self.timer.is_active() {
-            Duration::from_millis(self.timer.due_in())
-        } else {
-            Duration::ZERO
-        }
+    /// `uv_timer_get_due_in` (libuv reports what was left when a stopped
+    /// timer was stopped; the core's `due_in` answers zero then).
+    fn due_in_ms(&self) -> u64 {
+        self.timer.due_in()
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
 
 use uzmq_core::{LoopCallback, RawFd, Reactor, Result, RunMode};
 
@@ -106,8 +105,6 @@ impl Reactor for UvLoop {
     }
 }
 
-/// Whole loop milliseconds for a `Duration`, rounded up, so that a nonzero
-/// duration never becomes 0 (a zero repeat would mean "once"); saturates.
-pub(crate) fn millis_ceil(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
-}
+/// The core's one conversion of timer durations, for the tests here.
+#[cfg(test)]
+pub(crate) use uzmq_core::millis_ceil;

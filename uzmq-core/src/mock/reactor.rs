@@ -4,7 +4,6 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
 
 use super::fd_table;
 use super::rng::SeededRng;
@@ -786,15 +785,10 @@ pub struct MockTimer {
     id: u64,
 }
 
-/// Whole milliseconds, like the `uint64_t` libuv takes (truncated, saturated).
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl RawTimer for MockTimer {
-    /// `uv_timer_start`: due at `now + timeout`, then every `repeat` ms
-    /// (whole milliseconds, truncated). `Err(Closed)` when the loop is gone.
-    fn start(&mut self, timeout: Duration, repeat: Duration) -> Result<()> {
+    /// `uv_timer_start`: due at `now + timeout_ms`, then every `repeat_ms`.
+    /// `Err(Closed)` when the loop is gone.
+    fn start_ms(&mut self, timeout_ms: u64, repeat_ms: u64) -> Result<()> {
         let rc = self.st.upgrade().ok_or(Error::Closed)?;
         let mut st = rc.borrow_mut();
         let (now, seq) = (st.now, st.timer_seq);
@@ -802,8 +796,8 @@ impl RawTimer for MockTimer {
         let t = st.timers.get_mut(&self.id).ok_or(Error::Closed)?;
         t.active = true;
         t.ready = false;
-        t.deadline = now.saturating_add(millis(timeout));
-        t.repeat = millis(repeat);
+        t.deadline = now.saturating_add(timeout_ms);
+        t.repeat = repeat_ms;
         t.seq = seq;
         t.started = true;
         Ok(())
@@ -845,32 +839,30 @@ impl RawTimer for MockTimer {
         Ok(())
     }
 
-    /// `uv_timer_set_repeat` (whole milliseconds, truncated).
-    fn set_repeat(&mut self, repeat: Duration) {
+    /// `uv_timer_set_repeat`.
+    fn set_repeat_ms(&mut self, repeat_ms: u64) {
         if let Some(rc) = self.st.upgrade() {
             if let Some(t) = rc.borrow_mut().timers.get_mut(&self.id) {
-                t.repeat = millis(repeat);
+                t.repeat = repeat_ms;
             }
         }
     }
 
-    fn repeat(&self) -> Duration {
-        let ms = self.st.upgrade().map_or(0, |rc| {
+    fn repeat_ms(&self) -> u64 {
+        self.st.upgrade().map_or(0, |rc| {
             rc.borrow().timers.get(&self.id).map_or(0, |t| t.repeat)
-        });
-        Duration::from_millis(ms)
+        })
     }
 
     /// `uv_timer_get_due_in` from the loop's cached time; zero when not active.
-    fn due_in(&self) -> Duration {
-        let ms = self.st.upgrade().map_or(0, |rc| {
+    fn due_in_ms(&self) -> u64 {
+        self.st.upgrade().map_or(0, |rc| {
             let st = rc.borrow();
             st.timers
                 .get(&self.id)
                 .filter(|t| t.active)
                 .map_or(0, |t| t.deadline.saturating_sub(st.now))
-        });
-        Duration::from_millis(ms)
+        })
     }
 }
 

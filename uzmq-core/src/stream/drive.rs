@@ -6,7 +6,8 @@
 
 use std::rc::Rc;
 
-use super::{Inner, Life, StreamHandle};
+use super::state::{Flow, Stream};
+use super::{Inner, StreamHandle};
 use crate::callback_slot::Lent;
 use crate::fd_watch::FdWatch;
 use crate::stream::write_queue::HeadSend;
@@ -41,7 +42,7 @@ struct Driving<'a, R: Reactor, S: Socket> {
 
 impl<R: Reactor, S: Socket> Drop for Driving<'_, R, S> {
     fn drop(&mut self) {
-        self.inner.driving.set(self.was);
+        self.inner.kind.driving.set(self.was);
         if std::thread::panicking() {
             self.inner.schedule();
         }
@@ -51,16 +52,10 @@ impl<R: Reactor, S: Socket> Drop for Driving<'_, R, S> {
 impl<R: Reactor, S: Socket> Inner<R, S> {
     /// One step; returns how many messages were sent plus handed over.
     pub(super) fn drive(self: &Rc<Self>, mode: Mode) -> usize {
-        if matches!(self.st.borrow().life, Life::Closing(_)) {
-            if mode == Mode::Turn {
-                self.finish_close();
-            }
-            return 0;
-        }
         let h = self.handle();
         let driving = Driving {
             inner: self,
-            was: self.driving.replace(true),
+            was: self.kind.driving.replace(true),
         };
         if let Some(e) = self.take_watch_error() {
             self.fail(&h, e);
@@ -83,7 +78,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
             called = true;
             exposed = !refused.is_empty();
-            let ready = match self.socket.events() {
+            let ready = match self.kind.socket.events() {
                 // A refused direction waits for the fd, whatever it shows.
                 Ok(ev) => ev & want & !refused,
                 Err(e) => {
@@ -141,16 +136,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// for forgets its refusal: when it comes back, it tries once more.
     fn wanted(&self, mode: Mode, reads_left: usize, writes_left: usize) -> (Events, Events, bool) {
         let mut st = self.st.borrow_mut();
-        if st.failed.is_some() {
+        let Some((readable, writable)) = st.directions(mode) else {
             return (Events::empty(), Events::empty(), false);
-        }
-        let (readable, writable) = match st.life {
-            Life::Open => (
-                st.reading && st.read_cb.is_set(),
-                !st.queue.is_empty() && (!st.writes_paused || mode == Mode::Flush),
-            ),
-            Life::ShuttingDown(_) => (false, !st.queue.is_empty()),
-            Life::Closing(_) | Life::Closed => (false, false),
         };
         let mut waiting = Events::empty();
         let mut want = Events::empty();
@@ -168,7 +155,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             capped |= wanted && left == 0;
         }
         st.refused &= waiting;
-        if !(st.refused & want).is_empty() && self.socket.is_signalled() {
+        if !(st.refused & want).is_empty() && self.kind.socket.is_signalled() {
             st.refused = Events::empty();
         }
         (want, st.refused & want, capped)
@@ -181,14 +168,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     fn watch_refusals(&self, exposed: bool) {
         let mut st = self.st.borrow_mut();
         if exposed && !st.refused.is_empty() {
-            let me = self.me.clone();
             // Fails only once the loop is gone, when nothing runs anyway.
             let _ = st.retry.arm(|| {
-                self.base.event_loop()?.reactor().timer(Box::new(move || {
-                    if let Some(inner) = me.upgrade() {
-                        inner.retry_refused();
-                    }
-                }))
+                self.event_loop()?
+                    .reactor()
+                    .timer(self.loop_callback(|inner| inner.retry_refused()))
             });
         } else {
             let reset = st.refused.is_empty();
@@ -231,16 +215,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         while *left > 0 {
             let outcome = {
                 let mut st = self.st.borrow_mut();
-                let allowed = st.failed.is_none()
-                    && match st.life {
-                        Life::Open => !st.writes_paused || mode == Mode::Flush,
-                        Life::ShuttingDown(_) => true,
-                        Life::Closing(_) | Life::Closed => false,
-                    };
-                if !allowed {
+                if !st.may_send(mode) {
                     break;
                 }
-                match st.queue.send_head(&self.socket) {
+                match st.queue.send_head(&self.kind.socket) {
                     Some(outcome) => outcome,
                     None => break,
                 }
@@ -273,7 +251,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                         self.fail(h, e);
                         break;
                     }
-                    if matches!(self.st.borrow().life, Life::ShuttingDown(_)) {
+                    let shutting_down =
+                        matches!(self.st.borrow().stream, Stream::ShuttingDown { .. });
+                    if shutting_down {
                         self.end_shutdown(h, Err(e), Error::Closed);
                         break;
                     }
@@ -304,11 +284,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         while *left > 0 {
             let (queued, partial) = {
                 let mut st = self.st.borrow_mut();
-                let reading = matches!(st.life, Life::Open)
-                    && st.reading
-                    && st.failed.is_none()
-                    && cb.is_current(&st.read_cb);
-                if !reading {
+                if !(st.is_reading() && cb.is_current(&st.read_cb)) {
                     break;
                 }
                 (st.queue.len(), std::mem::take(&mut st.partial))
@@ -339,7 +315,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 // error to the read callback too.
                 drop(cb);
                 out.moved += self.send_ready(h, mode, writes_left).moved;
-                if self.socket.alternates() {
+                if self.kind.socket.alternates() {
                     // A REP that just replied has nothing to receive before
                     // the next request: ask ZMQ_EVENTS (the caller's next
                     // step) rather than try a receive to find that out.
@@ -363,7 +339,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         loop {
             let mut frame = zmq::Message::new();
-            match self.socket.recv_frame(&mut frame)? {
+            match self.kind.socket.recv_frame(&mut frame)? {
                 Io::Done(more) => {
                     parts.push(frame);
                     if !more {
@@ -385,11 +361,21 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     fn fail(self: &Rc<Self>, h: &StreamHandle<R, S>, e: Error) {
         let (was_reading, queued) = {
             let mut st = self.st.borrow_mut();
-            if st.failed.is_some() {
-                return;
-            }
-            st.failed = Some(e);
-            let was_reading = std::mem::replace(&mut st.reading, false);
+            let was_reading = match &mut st.stream {
+                Stream::Open(flow) => {
+                    let was_reading = *flow == Flow::Reading;
+                    st.stream = Stream::Failed(e);
+                    was_reading
+                }
+                // Sending the rest fails: the shutdown ends with the error
+                // below, once the writes got it.
+                Stream::ShuttingDown { failed, .. } if !*failed => {
+                    *failed = true;
+                    false
+                }
+                // Failed already (reported then), or done.
+                Stream::ShuttingDown { .. } | Stream::Failed(_) | Stream::Closed => return,
+            };
             let queued: Vec<_> = st.queue.drain().collect();
             (was_reading, queued)
         };
@@ -401,17 +387,15 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         for done in queued.into_iter().flatten() {
             done(h, Err(e));
         }
-        if matches!(self.st.borrow().life, Life::ShuttingDown(_)) {
+        let shutting_down = matches!(self.st.borrow().stream, Stream::ShuttingDown { .. });
+        if shutting_down {
             self.end_shutdown(h, Err(e), e);
         }
         self.changed(false);
     }
 
     fn finish_shutdown_if_drained(self: &Rc<Self>, h: &StreamHandle<R, S>) {
-        let drained = {
-            let st = self.st.borrow();
-            matches!(st.life, Life::ShuttingDown(_)) && st.queue.is_empty()
-        };
+        let drained = self.st.borrow().shutdown_drained();
         if drained {
             self.end_shutdown(h, Ok(()), Error::Closed);
         }
@@ -421,9 +405,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     fn end_shutdown(self: &Rc<Self>, h: &StreamHandle<R, S>, result: Result<()>, rest: Error) {
         let (cb, queued, watch) = {
             let mut st = self.st.borrow_mut();
-            let Life::ShuttingDown(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
+            let Stream::ShuttingDown { cb, .. } = std::mem::replace(&mut st.stream, Stream::Closed)
+            else {
                 return;
             };
+            self.closed_early();
             let queued: Vec<_> = st.queue.drain().collect();
             let timers = (st.watch.as_mut().and_then(FdWatch::close), st.retry.close());
             (cb, queued, timers)
@@ -433,30 +419,6 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             done(h, Err(rest));
         }
         cb(h, result);
-        self.changed(false);
-    }
-
-    /// The loop's part of `close()`: cancelled writes' completions in queue
-    /// order, then the close callback.
-    fn finish_close(self: &Rc<Self>) {
-        let (cancelled, cb, watch) = {
-            let mut st = self.st.borrow_mut();
-            let Life::Closing(cb) = std::mem::replace(&mut st.life, Life::Closed) else {
-                return;
-            };
-            let watch = (st.watch.as_mut().and_then(FdWatch::close), st.retry.close());
-            (std::mem::take(&mut st.cancelled), cb, watch)
-        };
-        drop(watch);
-        let h = self.handle();
-        for (done, result) in cancelled {
-            if let Some(done) = done {
-                done(&h, result);
-            }
-        }
-        if let Some(cb) = cb {
-            cb(&h);
-        }
         self.changed(false);
     }
 }

@@ -4,17 +4,19 @@
 
 mod drive;
 mod retry;
+mod state;
 mod write_queue;
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::cell::Cell;
+use std::rc::Rc;
 
 use crate::callback_slot::Slot;
-use crate::event_loop::{EventLoop, LoopHandle};
+use crate::event_loop::EventLoop;
 use crate::fd_watch::FdWatch;
-use crate::handle_base::Base;
+use crate::handle_shell::{Kind, Shell};
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 use retry::Retry;
+use state::{Flow, State, Stream};
 use write_queue::WriteQueue;
 
 /// Default [`StreamHandle::set_read_batch`]: messages handed over per loop
@@ -23,55 +25,116 @@ pub const DEFAULT_READ_BATCH: usize = 1000;
 
 type ReadCb<R, S> = dyn FnMut(&StreamHandle<R, S>, Result<Multipart>);
 type WriteCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
-type CloseCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>)>;
 type ShutdownCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
 /// A cancelled write: its completion (if any) and the result it gets.
 type Cancelled<R, S> = (Option<WriteCb<R, S>>, Result<()>);
 
-/// Where a stream handle is in its life.
-enum Life<R: Reactor, S: Socket> {
-    Open,
-    /// `shutdown()`: sending what is queued, then closing.
-    ShuttingDown(ShutdownCb<R, S>),
-    /// `close()`: the loop will run the completions, then the callback.
-    Closing(Option<CloseCb<R, S>>),
-    Closed,
-}
-
-struct State<R: Reactor, S: Socket> {
-    life: Life<R, S>,
-    reading: bool,
-    /// `stop()` pauses writing until a new write or `start_read`.
-    writes_paused: bool,
-    /// Set once the socket failed for good (ETERM): later calls get it.
-    failed: Option<Error>,
-    /// Directions libzmq refused although `ZMQ_EVENTS` showed them: they
-    /// wait for the fd (or for anything else that may change the answer)
-    /// instead of being tried again in the same step.
-    refused: Events,
-    /// Tries a refused direction again if its signal may have been consumed.
-    retry: Retry<R::Timer>,
-    read_cb: Slot<ReadCb<R, S>>,
-    queue: WriteQueue<WriteCb<R, S>>,
-    /// Completions (and their results) the loop still has to run: queued
-    /// writes cancelled by close.
-    cancelled: Vec<Cancelled<R, S>>,
-    /// Frames of a message whose first frames came and the rest did not
-    /// (libzmq delivers whole messages, so this stays empty in practice).
-    partial: Multipart,
-    watch: Option<FdWatch<R::Watch>>,
-    read_batch: usize,
-    queue_limit: Option<usize>,
-}
-
-struct Inner<R: Reactor, S: Socket> {
-    me: Weak<Inner<R, S>>,
-    base: Base<R>,
+/// The stream kind's fixed part.
+struct StreamKind<S: Socket> {
     /// Set while [`Inner::drive`] runs: it re-reads `ZMQ_EVENTS` before it
     /// returns, so calls made from its callbacks need not queue a re-check.
     driving: Cell<bool>,
     socket: S,
-    st: RefCell<State<R, S>>,
+}
+
+type Inner<R, S> = Shell<R, StreamKind<S>>;
+
+/// What leaves the state (at close, when the close completes, or when the
+/// loop goes), dropped outside the borrow in this order.
+#[expect(dead_code, reason = "never read: only dropped, after the borrow")]
+struct Taken<R: Reactor, S: Socket> {
+    /// A shutdown's callback, when the loop goes during one.
+    stream: Stream<R, S>,
+    read_cb: Option<Box<ReadCb<R, S>>>,
+    partial: Multipart,
+    queued: Vec<Option<WriteCb<R, S>>>,
+    cancelled: Vec<Cancelled<R, S>>,
+    watch: Option<R::Watch>,
+    retry: Option<R::Timer>,
+}
+
+impl<R: Reactor, S: Socket> Default for Taken<R, S> {
+    fn default() -> Self {
+        Taken {
+            stream: Stream::Closed,
+            read_cb: None,
+            partial: Vec::new(),
+            queued: Vec::new(),
+            cancelled: Vec::new(),
+            watch: None,
+            retry: None,
+        }
+    }
+}
+
+impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
+    type State = State<R, S>;
+    type Handle = StreamHandle<R, S>;
+    type Taken = Taken<R, S>;
+
+    fn handle(inner: Rc<Inner<R, S>>) -> StreamHandle<R, S> {
+        StreamHandle { inner }
+    }
+
+    fn is_active(st: &State<R, S>) -> bool {
+        st.is_active()
+    }
+
+    /// A shutdown closes the handle to its user while it still sends.
+    fn closing_early(st: &State<R, S>) -> bool {
+        matches!(st.stream, Stream::ShuttingDown { .. })
+    }
+
+    /// No read callback from now on; queued writes are cancelled, their
+    /// completions left for the loop.
+    fn close(st: &mut State<R, S>) -> Taken<R, S> {
+        st.stream = Stream::Closed;
+        let cancelled: Vec<_> = st.queue.drain().map(|c| (c, Err(Error::Closed))).collect();
+        st.cancelled.extend(cancelled);
+        Taken {
+            read_cb: st.read_cb.clear(),
+            partial: std::mem::take(&mut st.partial),
+            ..Taken::default()
+        }
+    }
+
+    fn turn(inner: &Rc<Inner<R, S>>) {
+        inner.drive(drive::Mode::Turn);
+    }
+
+    fn release(st: &mut State<R, S>) -> Taken<R, S> {
+        Taken {
+            watch: st.watch.as_mut().and_then(FdWatch::close),
+            retry: st.retry.close(),
+            ..Taken::default()
+        }
+    }
+
+    /// The cancelled writes' completions, in queue order.
+    fn before_close_callback(inner: &Rc<Inner<R, S>>, h: &StreamHandle<R, S>) {
+        let cancelled = std::mem::take(&mut inner.st.borrow_mut().cancelled);
+        for (done, result) in cancelled {
+            if let Some(done) = done {
+                done(h, result);
+            }
+        }
+    }
+
+    fn loop_gone(st: &mut State<R, S>) -> Taken<R, S> {
+        Taken {
+            stream: std::mem::replace(&mut st.stream, Stream::Closed),
+            read_cb: st.read_cb.clear(),
+            partial: Vec::new(),
+            queued: st.queue.drain().collect(),
+            cancelled: std::mem::take(&mut st.cancelled),
+            watch: st.watch.as_mut().and_then(FdWatch::close),
+            retry: st.retry.close(),
+        }
+    }
+
+    fn settle(inner: &Inner<R, S>) {
+        inner.changed(false);
+    }
 }
 
 /// A stream handle on socket `S` and loop `R`. Cloning makes another
@@ -103,16 +166,14 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// A stopped handle owning `socket`.
     pub fn new(lp: &EventLoop<R>, socket: S) -> Result<Self> {
         let fd = socket.fd()?;
-        let inner = Rc::new_cyclic(|me: &Weak<Inner<R, S>>| Inner {
-            me: me.clone(),
-            base: Base::new(lp),
-            driving: Cell::new(false),
-            socket,
-            st: RefCell::new(State {
-                life: Life::Open,
-                reading: false,
-                writes_paused: false,
-                failed: None,
+        let inner = Shell::new(
+            lp,
+            StreamKind {
+                driving: Cell::new(false),
+                socket,
+            },
+            State {
+                stream: Stream::Open(Flow::Writing),
                 refused: Events::empty(),
                 retry: Retry::default(),
                 read_cb: Slot::default(),
@@ -122,21 +183,14 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 watch: None,
                 read_batch: DEFAULT_READ_BATCH,
                 queue_limit: None,
-            }),
-        });
-        let weak = inner.me.clone();
+            },
+        );
         // The fd only says "look again": the turn reads ZMQ_EVENTS.
-        let watch = lp.reactor().watch(
-            fd,
-            Box::new(move || {
-                if let Some(inner) = weak.upgrade() {
-                    inner.schedule();
-                }
-            }),
-        )?;
+        let watch = lp
+            .reactor()
+            .watch(fd, inner.loop_callback(|inner| inner.schedule()))?;
         inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
-        let me: Weak<dyn LoopHandle> = inner.me.clone();
-        inner.base.register(me);
+        inner.register();
         Ok(StreamHandle { inner })
     }
 
@@ -148,30 +202,29 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
             // The caller may consume the very signal a refused direction
             // waits for: try it again rather than wait for that signal.
             st.refused = Events::empty();
-            self.inner.wants_watch(&st)
+            st.wants_watch()
         };
         if wants {
             self.inner.recheck();
         }
-        &self.inner.socket
+        &self.inner.kind.socket
     }
 
     /// The loop, or `Err(Closed)` once it is gone.
     pub fn event_loop(&self) -> Result<EventLoop<R>> {
-        self.inner.base.event_loop()
+        self.inner.event_loop()
     }
 
     /// Hands every whole message received to `cb`, from the loop; replaces
     /// the callback if already reading; resumes writing after `stop`.
     pub fn start_read(&self, cb: impl FnMut(&Self, Result<Multipart>) + 'static) -> Result<()> {
-        if !self.inner.socket.can_recv() {
+        if !self.inner.kind.socket.can_recv() {
             return Err(Error::Zmq(zmq::Error::ENOTSUP));
         }
         let old = {
-            let mut st = self.inner.st.borrow_mut();
-            self.inner.check_usable(&st)?;
-            st.reading = true;
-            st.writes_paused = false;
+            let mut st = self.inner.open_mut()?;
+            st.usable()?;
+            st.stream = Stream::Open(Flow::Reading);
             st.read_cb.replace(Box::new(cb))
         };
         drop(old);
@@ -181,19 +234,23 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// No more read callbacks, from the next message on.
     pub fn stop_read(&self) -> Result<()> {
-        self.inner.check_open()?;
-        self.inner.st.borrow_mut().reading = false;
+        {
+            let mut st = self.inner.open_mut()?;
+            if let Stream::Open(flow) = &mut st.stream {
+                *flow = flow.stop_read();
+            }
+        }
         self.inner.changed(false);
         Ok(())
     }
 
     /// Stops reading and pauses writing; queued writes stay queued.
     pub fn stop(&self) -> Result<()> {
-        self.inner.check_open()?;
         {
-            let mut st = self.inner.st.borrow_mut();
-            st.reading = false;
-            st.writes_paused = true;
+            let mut st = self.inner.open_mut()?;
+            if let Stream::Open(flow) = &mut st.stream {
+                *flow = Flow::Paused;
+            }
         }
         self.inner.changed(false);
         Ok(())
@@ -231,8 +288,8 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// each way; returns how many messages were sent plus handed over.
     pub fn flush(&self) -> Result<usize> {
         {
-            let mut st = self.inner.st.borrow_mut();
-            self.inner.check_usable(&st)?;
+            let mut st = self.inner.open_mut()?;
+            st.usable()?;
             // An explicit request: what libzmq refused before is tried once more.
             st.refused = Events::empty();
         }
@@ -257,19 +314,18 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// Whether read callbacks are to come.
     pub fn is_reading(&self) -> bool {
-        let st = self.inner.st.borrow();
-        st.reading && matches!(st.life, Life::Open) && st.failed.is_none()
+        self.inner.st.borrow().is_reading()
     }
 
     /// Reading, or writes queued and not stopped, or completions still to
     /// run, or shutting down: what keeps `Loop::run` going.
     pub fn is_active(&self) -> bool {
-        self.inner.is_active(&self.inner.st.borrow())
+        self.inner.is_active()
     }
 
     /// True once closing began (`close`, `close_with` or `shutdown`).
     pub fn is_closed(&self) -> bool {
-        !matches!(self.inner.st.borrow().life, Life::Open)
+        self.inner.is_closed()
     }
 
     /// Closes: no read callback after this returns; the loop then runs the
@@ -304,41 +360,11 @@ where
 }
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
-    fn handle(self: &Rc<Self>) -> StreamHandle<R, S> {
-        StreamHandle {
-            inner: self.clone(),
-        }
-    }
-
-    fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {
-        self.me.upgrade().map(|rc| rc as Rc<dyn LoopHandle>)
-    }
-
-    fn schedule(&self) {
-        self.base.schedule(|| self.as_loop_handle());
-    }
-
     /// Looks at the socket again next iteration, unless a drive is under
     /// way (it re-reads `ZMQ_EVENTS` before it lets the handle sleep).
     fn recheck(&self) {
-        if !self.driving.get() {
+        if !self.kind.driving.get() {
             self.schedule();
-        }
-    }
-
-    fn check_open(&self) -> Result<()> {
-        match self.st.borrow().life {
-            Life::Open => Ok(()),
-            _ => Err(Error::Closed),
-        }
-    }
-
-    /// Open and not failed for good.
-    fn check_usable(&self, st: &State<R, S>) -> Result<()> {
-        match (&st.life, st.failed) {
-            (Life::Open, None) => Ok(()),
-            (Life::Open, Some(e)) => Err(e),
-            _ => Err(Error::Closed),
         }
     }
 
@@ -351,20 +377,24 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         frames: impl ExactSizeIterator<Item = zmq::Message>,
         mut done: Option<WriteCb<R, S>>,
     ) -> Result<()> {
-        if !self.socket.can_send() {
+        if !self.kind.socket.can_send() {
             return Err(Error::Zmq(zmq::Error::ENOTSUP));
         }
-        let refused = {
-            let mut st = self.st.borrow_mut();
-            let refused = self
-                .check_usable(&st)
-                .err()
-                .or_else(|| st.queue.refusal(frames.len(), st.queue_limit));
-            if refused.is_none() {
-                st.queue.push(frames, done.take());
-                st.writes_paused = false;
+        let refused = match self.open_mut() {
+            Err(e) => Some(e),
+            Ok(mut st) => {
+                let refused = st
+                    .usable()
+                    .err()
+                    .or_else(|| st.queue.refusal(frames.len(), st.queue_limit));
+                if refused.is_none() {
+                    st.queue.push(frames, done.take());
+                    if let Stream::Open(flow) = &mut st.stream {
+                        *flow = flow.write();
+                    }
+                }
+                refused
             }
-            refused
         };
         if let Some(e) = refused {
             drop(done);
@@ -374,39 +404,18 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         Ok(())
     }
 
-    /// Whether the fd must be watched: there is something we wait for.
-    fn wants_watch(&self, st: &State<R, S>) -> bool {
-        let writing = !st.queue.is_empty() && !st.writes_paused;
-        match st.life {
-            Life::Open => st.failed.is_none() && (st.reading || writing),
-            Life::ShuttingDown(_) => st.failed.is_none() && !st.queue.is_empty(),
-            Life::Closing(_) | Life::Closed => false,
-        }
-    }
-
-    /// Active means: reading, or writes queued and not stopped, or
-    /// completion callbacks still to run, or shutting down.
-    fn is_active(&self, st: &State<R, S>) -> bool {
-        self.wants_watch(st)
-            || match st.life {
-                Life::ShuttingDown(_) => true,
-                Life::Closing(_) => st.cancelled.iter().any(|(done, _)| done.is_some()),
-                Life::Open | Life::Closed => false,
-            }
-    }
-
     /// After any change: arm the fd watch to match, keep the handle alive
     /// while active, and with `recheck` look at the socket next iteration,
     /// because events may be pending with no edge to come.
     fn changed(&self, recheck: bool) {
         let (wants, watched, active) = {
             let mut st = self.st.borrow_mut();
-            let wants = self.wants_watch(&st);
+            let wants = st.wants_watch();
             let watched = st.watch.as_mut().is_none_or(|w| w.set(wants));
             if !wants {
                 st.retry.disarm(true);
             }
-            (wants, watched, self.is_active(&st))
+            (wants, watched, st.is_active())
         };
         if (recheck && wants) || !watched {
             // A refused watch start is reported from the turn.
@@ -414,73 +423,25 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         // While queued for a turn the loop holds the handle anyway (which
         // covers a close still to complete).
-        self.base.set_active(active, || self.as_loop_handle());
+        self.keep_alive(active);
     }
 
-    fn close(self: &Rc<Self>, cb: Option<CloseCb<R, S>>) {
+    /// Graceful close: the handle is closed to its user from now on, and
+    /// the loop sends what is queued, then ends it (`end_shutdown`).
+    fn shutdown(&self, cb: ShutdownCb<R, S>) {
         let dropped = {
-            let mut st = self.st.borrow_mut();
-            if !matches!(st.life, Life::Open) {
-                drop(st);
+            let Ok(mut st) = self.open_mut() else {
                 drop(cb);
                 return;
-            }
-            st.life = Life::Closing(cb);
-            st.reading = false;
-            let cancelled: Vec<_> = st.queue.drain().map(|c| (c, Err(Error::Closed))).collect();
-            st.cancelled.extend(cancelled);
-            (st.read_cb.clear(), std::mem::take(&mut st.partial))
-        };
-        drop(dropped);
-        // Completions and the close callback run from the loop, never in here.
-        self.schedule();
-        self.changed(false);
-    }
-
-    fn shutdown(self: &Rc<Self>, cb: ShutdownCb<R, S>) {
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            if !matches!(st.life, Life::Open) {
-                drop(st);
-                drop(cb);
-                return;
-            }
-            st.life = Life::ShuttingDown(cb);
-            st.reading = false;
-            st.writes_paused = false;
+            };
+            // Open or failed (the shell refused the rest): a failed one has
+            // nothing left to send.
+            let failed = matches!(st.stream, Stream::Failed(_));
+            st.stream = Stream::ShuttingDown { cb, failed };
             st.read_cb.clear()
         };
         drop(dropped);
         self.schedule();
         self.changed(false);
-    }
-}
-
-impl<R: Reactor, S: Socket> LoopHandle for Inner<R, S> {
-    fn scheduled(&self) -> &Cell<bool> {
-        self.base.scheduled()
-    }
-
-    fn on_turn(self: Rc<Self>) {
-        self.drive(drive::Mode::Turn);
-    }
-
-    fn loop_gone(&self) {
-        self.base.loop_gone();
-        let dropped = {
-            let mut st = self.st.borrow_mut();
-            let life = std::mem::replace(&mut st.life, Life::Closed);
-            st.reading = false;
-            let queued: Vec<_> = st.queue.drain().collect();
-            (
-                life,
-                st.read_cb.clear(),
-                queued,
-                std::mem::take(&mut st.cancelled),
-                st.watch.as_mut().and_then(FdWatch::close),
-                st.retry.close(),
-            )
-        };
-        drop(dropped);
     }
 }
