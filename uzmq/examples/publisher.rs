@@ -4,11 +4,12 @@
 //! SIGINT (Ctrl-C) or SIGTERM after a graceful shutdown (what is queued
 //! still goes out), with status 0 either way.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
 
-use uzmq::{Loop, RunMode, Signal, Timer, Zmq, zmq};
+mod shutdown;
+
+use shutdown::on_sigint_or_sigterm;
+use uzmq::{Loop, RunMode, Timer, Zmq, zmq};
 
 fn main() -> uzmq::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -49,30 +50,4 @@ fn main() -> uzmq::Result<()> {
     )?;
     lp.run(RunMode::Default)?;
     Ok(())
-}
-
-/// SIGINT and SIGTERM (the same numbers on every POSIX system).
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
-
-/// Runs `stop` once, from the loop, on the first SIGINT or SIGTERM, and
-/// closes both signal handles, so that once `stop` has wound the handles
-/// down nothing is active and `Loop::run` returns. Returns the signal
-/// handles, for an end that comes otherwise to close them.
-fn on_sigint_or_sigterm(lp: &Loop, stop: impl FnOnce() + 'static) -> uzmq::Result<[Signal; 2]> {
-    let signals = [Signal::new(lp)?, Signal::new(lp)?];
-    let stop = Rc::new(Cell::new(Some(stop)));
-    for (signal, signum) in signals.iter().zip([SIGINT, SIGTERM]) {
-        let (stop, both) = (stop.clone(), signals.clone());
-        signal.start_oneshot(signum, move |_, signum| {
-            eprintln!("signal {signum}: shutting down");
-            if let Some(stop) = stop.take() {
-                stop();
-            }
-            for s in &both {
-                s.close();
-            }
-        })?;
-    }
-    Ok(signals)
 }
