@@ -186,19 +186,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         self.schedule();
     }
 
-    /// Books what one direction's attempts did. None of them went through:
-    /// libzmq refused although `ZMQ_EVENTS` allowed it (`ZMQ_POLLOUT` is
-    /// "some message can be sent", not "this one": a ROUTER's peer at its
-    /// HWM, an XPUB_NODROP subscriber that does not read), so the direction
-    /// waits for the fd instead of going round again. Some went through:
-    /// the other direction is worth trying again, since a message through
-    /// one direction changes what REQ/REP allow the other.
+    /// Books what one direction's attempts did: when the first found libzmq
+    /// unwilling although `ZMQ_EVENTS` allowed it (`ZMQ_POLLOUT` is "some
+    /// message can be sent", not "this one": a ROUTER's peer at its HWM,
+    /// an XPUB_NODROP subscriber that does not read), the direction waits
+    /// for the fd instead of going round again.
     fn after_attempt(&self, dir: Events, outcome: Attempts) {
-        let mut st = self.st.borrow_mut();
-        if outcome.moved > 0 {
-            st.refused.remove(!dir);
-        } else if outcome.refused {
-            st.refused |= dir;
+        if outcome.refused {
+            self.st.borrow_mut().refused |= dir;
         }
     }
 
