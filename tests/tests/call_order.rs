@@ -3,7 +3,8 @@
 //! the exact sequence of socket calls: after the last receive (the one that
 //! would block) and after a send, `ZMQ_EVENTS` is read again before the
 //! handle sleeps; a capped batch re-reads it next iteration; and with
-//! nothing to do, no socket call happens at all.
+//! nothing to do, no socket call happens at all. At the end, what a handle
+//! gives back to the loop when it closes or goes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,7 +12,9 @@ use std::rc::Rc;
 use mockall::Sequence;
 use tests::mock_harness::{Msg, new_loop, to_bytes};
 use uzmq_core::mock::{FakeFd, MockReactor};
-use uzmq_core::{Events, Io, PollHandle, RawFd, Result, RunMode, Socket, StreamHandle};
+use uzmq_core::{
+    Error, Events, Io, PollHandle, RawFd, Reactor, Result, RunMode, Socket, StreamHandle, Watch,
+};
 
 /// The calls of [`uzmq_core::Socket`], as a trait `mockall` can mock.
 #[mockall::automock]
@@ -554,4 +557,135 @@ fn an_idle_poll_handle_makes_no_socket_call() {
         lp.run(RunMode::NoWait).expect("run");
     }
     rig.verify();
+}
+
+// What a handle gives back to the loop: its fd watch and timers close with
+// the handle (not with its last clone), a watch libuv refuses fails the
+// handle from the loop, and a dropped handle leaves the loop's registry.
+
+/// libuv allows one poll handle per fd (the mock refuses a second started
+/// watch with EEXIST): the handle's refused watch start reaches the read
+/// callback as the error, from the loop, and the handle stops for good
+/// without a single socket call.
+#[test]
+fn a_watch_the_loop_refuses_fails_the_handle_from_the_loop() {
+    let rig = Rig::new();
+    let lp = new_loop(13);
+    let mut other = lp
+        .reactor()
+        .watch(rig.fd.fd(), Box::new(|| {}))
+        .expect("another watch of the fd");
+    other.start().expect("start it");
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let log = got.clone();
+    h.start_read(move |_h: &Stream, m| log.borrow_mut().push(m.err()))
+        .expect("start_read");
+    assert!(got.borrow().is_empty(), "never inside the call");
+    lp.run(RunMode::NoWait).expect("run");
+    let eexist = Error::Uv {
+        code: -17,
+        name: "EEXIST",
+    };
+    assert_eq!(*got.borrow(), vec![Some(eexist)]);
+    assert_eq!(h.start_read(|_h: &Stream, _| {}), Err(eexist));
+}
+
+/// Closing releases the fd watch at once, even while a clone of the handle
+/// lives on: nothing of it keeps polling or keeps the loop alive.
+#[test]
+fn a_closed_stream_gives_its_watch_back_while_a_clone_lives() {
+    let mut rig = Rig::new();
+    let lp = new_loop(14);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    let r = lp.reactor();
+    assert_eq!((r.open_watches(), r.active_watches()), (1, 1));
+    let clone = h.clone();
+    h.close();
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!((r.open_watches(), r.active_watches()), (0, 0));
+    assert!(clone.is_closed());
+}
+
+/// The same for a poll handle with a timeout: watch and timer close with it.
+#[test]
+fn a_closed_poll_gives_its_watch_and_timer_back_while_a_clone_lives() {
+    let mut rig = Rig::new();
+    let lp = new_loop(15);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    h.start_with_timeout(
+        R,
+        std::time::Duration::from_millis(10),
+        |_h: &Poll, _, _| {},
+    )
+    .expect("start");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    let r = lp.reactor();
+    assert_eq!((r.open_watches(), r.open_timers()), (1, 1));
+    let clone = h.clone();
+    h.close();
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(
+        (r.open_watches(), r.open_timers(), r.active_timers()),
+        (0, 0, 0)
+    );
+    assert!(clone.is_closed());
+}
+
+/// A retry timer armed for a refused write closes with the handle.
+#[test]
+fn a_closed_stream_gives_its_retry_timer_back() {
+    let mut rig = Rig::new();
+    let lp = new_loop(16);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    h.write("x").expect("write");
+    rig.events(W);
+    rig.send("x", false, false);
+    rig.events(W);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(lp.reactor().open_timers(), 1, "the retry timer");
+    let clone = h.clone();
+    h.close();
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(lp.reactor().open_timers(), 0);
+    assert_eq!(lp.reactor().next_deadline(), None);
+    drop(clone);
+}
+
+/// Every handle is known to its loop from its creation until its last
+/// reference is gone; none is left behind.
+#[test]
+fn a_dropped_handle_leaves_the_loop_registry() {
+    let lp = new_loop(17);
+    let before = lp.registered_handles();
+    for _ in 0..3 {
+        let stream = Stream::new(&lp, Rig::new().socket()).expect("stream handle");
+        let poll = Poll::new(&lp, Rig::new().socket()).expect("poll handle");
+        assert_eq!(lp.registered_handles(), before + 2);
+        drop((stream, poll));
+        assert_eq!(lp.registered_handles(), before);
+    }
+}
+
+/// `Debug` says where a handle is.
+#[test]
+fn debug_output_names_the_state() {
+    let rig = Rig::new();
+    let lp = new_loop(18);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    let shown = format!("{h:?}");
+    assert!(shown.contains("closed: false"), "{shown}");
+    h.close();
+    assert!(format!("{h:?}").contains("closed: true"), "{h:?}");
+    let p = Poll::new(&lp, Rig::new().socket()).expect("poll handle");
+    p.close();
+    assert!(format!("{p:?}").contains("closed: true"), "{p:?}");
+    assert!(format!("{lp:?}").contains("EventLoop"), "{lp:?}");
 }

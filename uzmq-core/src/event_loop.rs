@@ -137,6 +137,14 @@ impl<R: Reactor> EventLoop<R> {
         Rc::ptr_eq(&self.shared, &other.shared)
     }
 
+    /// How many handles the loop knows of: every handle from its creation
+    /// until its last reference is gone (for diagnostics and tests; a count
+    /// that only grows is a leak).
+    pub fn registered_handles(&self) -> usize {
+        let members = self.shared.members.borrow();
+        members.slots.len() - members.free.len()
+    }
+
     pub(crate) fn downgrade(&self) -> WeakLoop<R> {
         Rc::downgrade(&self.shared)
     }

@@ -287,6 +287,17 @@ impl MockReactor {
             .count()
     }
 
+    /// Watches not closed yet, started or not (a handle's watch is closed
+    /// when the handle's close completes).
+    pub fn open_watches(&self) -> usize {
+        self.st.borrow().watches.len()
+    }
+
+    /// Timers not closed yet, started or not.
+    pub fn open_timers(&self) -> usize {
+        self.st.borrow().timers.len()
+    }
+
     /// Started timers (each keeps the loop alive).
     pub fn active_timers(&self) -> usize {
         self.st
