@@ -689,3 +689,113 @@ fn debug_output_names_the_state() {
     assert!(format!("{p:?}").contains("closed: true"), "{p:?}");
     assert!(format!("{lp:?}").contains("EventLoop"), "{lp:?}");
 }
+
+/// The batch cap counts attempts, not successes: a socket that always
+/// shows POLLOUT, always says its fd is signalled (commands keep coming)
+/// and always refuses the send gets one batch of attempts per iteration,
+/// and the loop moves on.
+#[test]
+fn refused_attempts_use_up_the_batch() {
+    let mut rig = Rig::new();
+    let lp = new_loop(19);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    h.set_read_batch(3);
+    h.write("x").expect("write");
+    {
+        let mut calls = rig.calls.borrow_mut();
+        calls.checkpoint();
+        calls.expect_can_send().returning(|| true);
+        calls.expect_can_recv().returning(|| true);
+        calls.expect_is_signalled().returning(|| true);
+        calls.expect_events().times(3).returning(|| Ok(W));
+        calls
+            .expect_send_frame()
+            .times(3)
+            .returning(|_, _| Ok(Io::WouldBlock));
+    }
+    lp.run(RunMode::NoWait).expect("run");
+    rig.calls.borrow_mut().checkpoint();
+    assert!(
+        lp.reactor().turn_armed(),
+        "capped: it goes on next iteration"
+    );
+    assert_eq!(h.write_queue_size(), 1);
+}
+
+/// The same for receives: POLLIN shown, nothing to receive, the fd always
+/// signalled: one batch of attempts per iteration.
+#[test]
+fn refused_receives_use_up_the_batch() {
+    let mut rig = Rig::new();
+    let lp = new_loop(22);
+    let (h, read) = sleeping_reader(&mut rig, &lp);
+    h.set_read_batch(3);
+    {
+        let mut calls = rig.calls.borrow_mut();
+        calls.checkpoint();
+        calls.expect_can_send().returning(|| true);
+        calls.expect_can_recv().returning(|| true);
+        calls.expect_is_signalled().returning(|| true);
+        calls.expect_events().times(3).returning(|| Ok(R));
+        calls
+            .expect_recv_frame()
+            .times(3)
+            .returning(|_| Ok(Io::WouldBlock));
+    }
+    rig.fd.set_readable(true);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.calls.borrow_mut().checkpoint();
+    assert!(read.borrow().is_empty());
+    assert!(
+        lp.reactor().turn_armed(),
+        "capped: it goes on next iteration"
+    );
+}
+
+/// Writes libzmq rejects (EHOSTUNREACH) leave the queue one by one, and
+/// each rejection uses up the batch as a success would.
+#[test]
+fn failed_sends_use_up_the_batch() {
+    let mut rig = Rig::new();
+    let lp = new_loop(20);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    h.set_read_batch(2);
+    for _ in 0..5 {
+        h.write("x").expect("write");
+    }
+    {
+        let mut calls = rig.calls.borrow_mut();
+        calls.checkpoint();
+        calls.expect_can_send().returning(|| true);
+        calls.expect_can_recv().returning(|| true);
+        calls.expect_is_signalled().returning(|| false);
+        calls.expect_events().times(1).returning(|| Ok(W));
+        calls
+            .expect_send_frame()
+            .times(2)
+            .returning(|_, _| Err(Error::Zmq(zmq::Error::EHOSTUNREACH)));
+    }
+    lp.run(RunMode::NoWait).expect("run");
+    rig.calls.borrow_mut().checkpoint();
+    assert_eq!(h.write_queue_size(), 3);
+    assert!(
+        lp.reactor().turn_armed(),
+        "capped: it goes on next iteration"
+    );
+}
+
+/// `socket()` of a stopped poll handle queues no look at the socket: there
+/// is nothing it waits for.
+#[test]
+fn socket_access_on_a_stopped_poll_handle_queues_nothing() {
+    let mut rig = Rig::new();
+    let lp = new_loop(21);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let _ = h.socket();
+    assert!(!lp.reactor().turn_armed());
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+}
