@@ -799,3 +799,90 @@ fn socket_access_on_a_stopped_poll_handle_queues_nothing() {
     lp.run(RunMode::NoWait).expect("run");
     rig.verify();
 }
+
+/// What the read callback writes goes out right after it, before the next
+/// receive (a REP's reply precedes its next request), with no events read
+/// in between; a callback that writes and then stops keeps the write
+/// queued.
+#[test]
+fn a_reply_written_in_the_read_callback_goes_out_before_the_next_receive() {
+    let mut rig = Rig::new();
+    let lp = new_loop(23);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    h.start_read(|h: &Stream, m| {
+        let m = m.expect("a message");
+        h.write(m[0].to_vec()).expect("reply");
+        if &m[0][..] == b"stop" {
+            h.stop().expect("stop");
+        }
+    })
+    .expect("start_read");
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    rig.send("a", false, true);
+    rig.recv(Some(("stop", false)));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(h.write_queue_size(), 1, "stopped: the second reply waits");
+}
+
+/// A message whose first frames came and whose rest did not yet is kept,
+/// and completed by the frames that come next.
+#[test]
+fn a_partly_received_message_is_completed_later() {
+    let mut rig = Rig::new();
+    let lp = new_loop(24);
+    let (_h, read) = sleeping_reader(&mut rig, &lp);
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.recv(Some(("a", true)));
+    // POLLIN shown, yet no whole message: the reads wait for the fd, and
+    // the refused receive is the last call before sleeping.
+    rig.recv(None);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(read.borrow().is_empty());
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.recv(Some(("b", false)));
+    rig.recv(None);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*read.borrow(), vec![vec![b"a".to_vec(), b"b".to_vec()]]);
+}
+
+/// The retry timer backs off while nothing moves (1, 2, 4 ms ...), and a
+/// refusal lifted by the fd stops it.
+#[test]
+fn the_retry_timer_backs_off_and_stops_when_the_fd_lifts_the_refusal() {
+    let mut rig = Rig::new();
+    let lp = new_loop(25);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    h.write("x").expect("write");
+    let r = lp.reactor();
+    let mut delays = Vec::new();
+    rig.events(W);
+    rig.send("x", false, false);
+    rig.events(W);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for _ in 0..3 {
+        let due = r.next_deadline().expect("a retry is due") - lp.now();
+        delays.push(due);
+        r.advance(due);
+        rig.events(W);
+        rig.send("x", false, false);
+        rig.events(W);
+        lp.run(RunMode::NoWait).expect("run");
+        rig.verify();
+    }
+    assert_eq!(delays, vec![1, 2, 4]);
+    rig.fd.set_readable(true);
+    rig.events(W);
+    rig.send("x", false, true);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(r.next_deadline(), None, "the write went: no retry left");
+}
