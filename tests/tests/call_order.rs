@@ -886,3 +886,81 @@ fn the_retry_timer_backs_off_and_stops_when_the_fd_lifts_the_refusal() {
     rig.verify();
     assert_eq!(r.next_deadline(), None, "the write went: no retry left");
 }
+
+/// `flush()` from inside the read callback sends what is queued but reads
+/// nothing (the callback is lent out): the batch goes on after it.
+#[test]
+fn flush_inside_the_read_callback_reads_nothing() {
+    let mut rig = Rig::new();
+    let lp = new_loop(26);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    let flushed = Rc::new(RefCell::new(Vec::new()));
+    let log = flushed.clone();
+    h.start_read(move |h: &Stream, _m| log.borrow_mut().push(h.flush()))
+        .expect("start_read");
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    rig.recv(Some(("b", false)));
+    rig.recv(None);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*flushed.borrow(), vec![Ok(0), Ok(0)]);
+}
+
+/// ETERM on a send stops the handle for good: that write and every one
+/// queued behind it get the error, and later calls return it.
+#[test]
+fn eterm_on_a_send_fails_the_handle_for_good() {
+    let mut rig = Rig::new();
+    let lp = new_loop(27);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let results = Rc::new(RefCell::new(Vec::new()));
+    for body in ["x", "y"] {
+        let log = results.clone();
+        h.write_with([body], move |_h: &Stream, r| log.borrow_mut().push(r))
+            .expect("write");
+    }
+    let eterm = Error::Zmq(zmq::Error::ETERM);
+    rig.events(W);
+    rig.calls
+        .borrow_mut()
+        .expect_send_frame()
+        .times(1)
+        .in_sequence(&mut rig.seq)
+        .returning(move |_, _| Err(eterm));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*results.borrow(), vec![Err(eterm), Err(eterm)]);
+    assert_eq!(h.write("z"), Err(eterm));
+}
+
+/// A stopped timer is due in nothing, and its `Debug` says it is closed
+/// once it is; a signal watch closes with its handle while a clone lives.
+#[test]
+fn timers_and_signals_give_back_and_say_where_they_are() {
+    let lp = new_loop(28);
+    let t = uzmq_core::TimerHandle::new(&lp).expect("timer");
+    t.start(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::ZERO,
+        |_| {},
+    )
+    .expect("start");
+    assert!(t.due_in() > std::time::Duration::ZERO);
+    t.stop().expect("stop");
+    assert_eq!(t.due_in(), std::time::Duration::ZERO);
+    t.close();
+    assert!(format!("{t:?}").contains("closed: true"), "{t:?}");
+
+    let s = uzmq_core::SignalHandle::new(&lp).expect("signal");
+    s.start(10, |_, _| {}).expect("start");
+    assert_eq!(lp.reactor().open_signals(), 1);
+    let clone = s.clone();
+    s.close();
+    assert!(format!("{s:?}").contains("closed: true"), "{s:?}");
+    lp.run(RunMode::NoWait).expect("run");
+    assert_eq!(lp.reactor().open_signals(), 0);
+    drop(clone);
+}

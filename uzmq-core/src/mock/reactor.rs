@@ -298,6 +298,11 @@ impl MockReactor {
         self.st.borrow().timers.len()
     }
 
+    /// Signal watches not closed yet, started or not.
+    pub fn open_signals(&self) -> usize {
+        self.st.borrow().signals.len()
+    }
+
     /// Started timers (each keeps the loop alive).
     pub fn active_timers(&self) -> usize {
         self.st
