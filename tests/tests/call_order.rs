@@ -156,6 +156,18 @@ impl Rig {
             });
     }
 
+    /// Every expectation so far was met; from now on the fd answers
+    /// `is_signalled` with `signalled` whatever its level, and the caller
+    /// sets the other expectations on what this returns (unordered).
+    fn expect_only(&mut self, signalled: bool) -> std::cell::RefMut<'_, MockSocketCalls> {
+        let mut calls = self.calls.borrow_mut();
+        calls.checkpoint();
+        calls.expect_can_send().returning(|| true);
+        calls.expect_can_recv().returning(|| true);
+        calls.expect_is_signalled().returning(move || signalled);
+        calls
+    }
+
     /// Every expectation so far was met; from now on, any call is a failure
     /// until new ones are set.
     fn verify(&mut self) {
@@ -703,11 +715,7 @@ fn refused_attempts_use_up_the_batch() {
     h.set_read_batch(3);
     h.write("x").expect("write");
     {
-        let mut calls = rig.calls.borrow_mut();
-        calls.checkpoint();
-        calls.expect_can_send().returning(|| true);
-        calls.expect_can_recv().returning(|| true);
-        calls.expect_is_signalled().returning(|| true);
+        let mut calls = rig.expect_only(true);
         calls.expect_events().times(3).returning(|| Ok(W));
         calls
             .expect_send_frame()
@@ -732,11 +740,7 @@ fn refused_receives_use_up_the_batch() {
     let (h, read) = sleeping_reader(&mut rig, &lp);
     h.set_read_batch(3);
     {
-        let mut calls = rig.calls.borrow_mut();
-        calls.checkpoint();
-        calls.expect_can_send().returning(|| true);
-        calls.expect_can_recv().returning(|| true);
-        calls.expect_is_signalled().returning(|| true);
+        let mut calls = rig.expect_only(true);
         calls.expect_events().times(3).returning(|| Ok(R));
         calls
             .expect_recv_frame()
@@ -766,11 +770,7 @@ fn failed_sends_use_up_the_batch() {
         h.write("x").expect("write");
     }
     {
-        let mut calls = rig.calls.borrow_mut();
-        calls.checkpoint();
-        calls.expect_can_send().returning(|| true);
-        calls.expect_can_recv().returning(|| true);
-        calls.expect_is_signalled().returning(|| false);
+        let mut calls = rig.expect_only(false);
         calls.expect_events().times(1).returning(|| Ok(W));
         calls
             .expect_send_frame()
