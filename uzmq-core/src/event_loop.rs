@@ -1,10 +1,15 @@
 //! The loop state shared by every handle: the per-iteration turn queue, the
-//! handle registry, re-entrancy guard, and the rule that keeps active handles alive.
+//! handle registry, re-entrancy guard, the rule that keeps active handles
+//! alive, and the door other threads reach the loop through.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
-use crate::{Error, Reactor, Result, RunMode};
+use crate::remote::{Door, Remote, Work};
+use crate::stream::Channel;
+use crate::{DEFAULT_READ_BATCH, Error, RawAsync, Reactor, Result, RunMode};
 
 /// What the loop needs from a handle, type-erased.
 pub(crate) trait LoopHandle: 'static {
@@ -39,6 +44,42 @@ pub(crate) struct LoopShared<R: Reactor> {
     /// The previous turn's buffer, kept to avoid an allocation per iteration.
     spare: RefCell<Vec<Rc<dyn LoopHandle>>>,
     members: RefCell<Members>,
+    /// The door for other threads, made on first use.
+    remote: RefCell<Option<RemotePart<R>>>,
+    /// Which handle each channel feeds (by the channel's address; an entry
+    /// lives while its channel is open, so addresses are not reused).
+    channel_owners: RefCell<HashMap<usize, Weak<dyn LoopHandle>>>,
+    /// Handles that keep the loop alive through the async handle (a live
+    /// `Sender` with nothing else to wait on).
+    holds: Cell<usize>,
+}
+
+/// The loop side of the door: the async handle and the turn that drains
+/// the inbox.
+struct RemotePart<R: Reactor> {
+    door: Arc<Door<R>>,
+    handle: Option<R::Async>,
+    drain: Rc<DoorTurn<R>>,
+}
+
+/// Runs posted work from the check phase, as one more member of the turn.
+struct DoorTurn<R: Reactor> {
+    lp: WeakLoop<R>,
+    scheduled: Cell<bool>,
+}
+
+impl<R: Reactor> LoopHandle for DoorTurn<R> {
+    fn scheduled(&self) -> &Cell<bool> {
+        &self.scheduled
+    }
+
+    fn on_turn(self: Rc<Self>) {
+        if let Some(shared) = self.lp.upgrade() {
+            shared.drain_door();
+        }
+    }
+
+    fn loop_gone(&self) {}
 }
 
 /// A loop: a [`Reactor`] plus the state uzmq's handles share on it.
@@ -80,6 +121,9 @@ impl<R: Reactor> EventLoop<R> {
             turn: RefCell::new(Vec::new()),
             spare: RefCell::new(Vec::new()),
             members: RefCell::new(Members::default()),
+            remote: RefCell::new(None),
+            channel_owners: RefCell::new(HashMap::new()),
+            holds: Cell::new(0),
         });
         let weak = Rc::downgrade(&shared);
         shared.reactor.set_turn_hook(Box::new(move || {
@@ -108,6 +152,10 @@ impl<R: Reactor> EventLoop<R> {
             }
         }
         let _running = Running(&self.shared.running);
+        // Work posted while the loop did not run: the armed turn keeps
+        // `run` from returning before it ran (the async handle alone does
+        // not keep the loop alive).
+        self.shared.schedule_door_if_pending();
         self.shared.reactor.run(mode)
     }
 
@@ -127,9 +175,16 @@ impl<R: Reactor> EventLoop<R> {
         self.shared.reactor.update_time()
     }
 
-    /// Whether anything is active or closing.
+    /// Whether anything is active or closing, or posted work waits.
     pub fn alive(&self) -> bool {
-        self.shared.reactor.alive()
+        self.shared.reactor.alive() || self.shared.door_pending()
+    }
+
+    /// A door into this loop for other threads. Made on first use (one
+    /// async handle per loop, which keeps nothing alive by itself); should
+    /// the backend fail to make it, the `Remote` is closed from the start.
+    pub fn remote(&self) -> Remote<R> {
+        Remote::new(self.shared.door())
     }
 
     /// Whether `self` and `other` are the same loop.
@@ -152,9 +207,159 @@ impl<R: Reactor> EventLoop<R> {
     pub(crate) fn from_shared(shared: Rc<LoopShared<R>>) -> Self {
         EventLoop { shared }
     }
+
+    /// The door, made on first use.
+    pub(crate) fn door(&self) -> Arc<Door<R>> {
+        self.shared.door()
+    }
+
+    pub(crate) fn shared(&self) -> &Rc<LoopShared<R>> {
+        &self.shared
+    }
 }
 
 impl<R: Reactor> LoopShared<R> {
+    fn door(self: &Rc<Self>) -> Arc<Door<R>> {
+        if let Some(part) = &*self.remote.borrow() {
+            return part.door.clone();
+        }
+        let weak = Rc::downgrade(self);
+        let handle = self
+            .reactor
+            .async_handle(Box::new(move || {
+                if let Some(shared) = weak.upgrade() {
+                    shared.door_woken();
+                }
+            }))
+            .ok();
+        let door = Arc::new(Door::new(handle.as_ref().map(RawAsync::waker)));
+        let drain = Rc::new(DoorTurn {
+            lp: Rc::downgrade(self),
+            scheduled: Cell::new(false),
+        });
+        let mut handle = handle;
+        if let Some(handle) = &mut handle {
+            handle.keep_alive(self.holds.get() > 0);
+        }
+        *self.remote.borrow_mut() = Some(RemotePart {
+            door: door.clone(),
+            handle,
+            drain,
+        });
+        door
+    }
+
+    fn door_pending(&self) -> bool {
+        self.remote
+            .borrow()
+            .as_ref()
+            .is_some_and(|part| part.door.pending())
+    }
+
+    /// The async handle's callback: a wake arrived.
+    fn door_woken(&self) {
+        let drain = {
+            let remote = self.remote.borrow();
+            let Some(part) = &*remote else { return };
+            part.door.woken().then(|| part.drain.clone())
+        };
+        if let Some(drain) = drain {
+            self.schedule(drain);
+        }
+    }
+
+    fn schedule_door_if_pending(&self) {
+        let drain = {
+            let remote = self.remote.borrow();
+            let Some(part) = &*remote else { return };
+            part.door.pending().then(|| part.drain.clone())
+        };
+        if let Some(drain) = drain {
+            self.schedule(drain);
+        }
+    }
+
+    /// Runs posted work, oldest first, at most a read batch's worth per
+    /// iteration (the rest next iteration, like a busy handle). A panic in
+    /// a posted function leaves the rest for the next run.
+    fn drain_door(self: &Rc<Self>) {
+        let Some((door, drain)) = self
+            .remote
+            .borrow()
+            .as_ref()
+            .map(|part| (part.door.clone(), part.drain.clone()))
+        else {
+            return;
+        };
+        /// Queues the drain again while work is left, also on unwind.
+        struct Again<'a, R: Reactor> {
+            shared: &'a LoopShared<R>,
+            door: &'a Door<R>,
+            drain: Rc<DoorTurn<R>>,
+        }
+        impl<R: Reactor> Drop for Again<'_, R> {
+            fn drop(&mut self) {
+                if self.door.pending() {
+                    self.shared.schedule(self.drain.clone());
+                }
+            }
+        }
+        let _again = Again {
+            shared: self,
+            door: &door,
+            drain,
+        };
+        let lp = EventLoop::from_shared(self.clone());
+        for _ in 0..DEFAULT_READ_BATCH {
+            match door.pop() {
+                None => break,
+                Some(Work::Call(f)) => f(&lp),
+                Some(Work::Channel(channel)) => self.poke_owner(&channel),
+            }
+        }
+    }
+
+    /// A channel has news: its handle takes a look in this turn.
+    fn poke_owner(&self, channel: &Arc<Channel<R>>) {
+        let owner = self
+            .channel_owners
+            .borrow()
+            .get(&channel_key(channel))
+            .and_then(Weak::upgrade);
+        if let Some(owner) = owner {
+            self.schedule(owner);
+        }
+    }
+
+    /// Records which handle `channel` feeds.
+    pub(crate) fn own_channel(&self, channel: &Arc<Channel<R>>, owner: Weak<dyn LoopHandle>) {
+        self.channel_owners
+            .borrow_mut()
+            .insert(channel_key(channel), owner);
+    }
+
+    /// Forgets a channel that closed.
+    pub(crate) fn forget_channel(&self, channel: &Arc<Channel<R>>) {
+        let old = self.channel_owners.borrow_mut().remove(&channel_key(channel));
+        drop(old);
+    }
+
+    /// A handle starts (or stops) keeping the loop alive through the async
+    /// handle: it waits for other threads.
+    pub(crate) fn hold(&self, on: bool) {
+        let holds = if on {
+            self.holds.get() + 1
+        } else {
+            self.holds.get().saturating_sub(1)
+        };
+        self.holds.set(holds);
+        if let Some(part) = &mut *self.remote.borrow_mut() {
+            if let Some(handle) = &mut part.handle {
+                handle.keep_alive(holds > 0);
+            }
+        }
+    }
+
     /// Queues `handle` for the next check phase, once.
     pub(crate) fn schedule(&self, handle: Rc<dyn LoopHandle>) {
         if handle.scheduled().replace(true) {
@@ -279,6 +484,15 @@ impl<R: Reactor> Drop for LoopShared<R> {
         // Close every handle still on this loop; their callbacks are
         // dropped uncalled. Taken out first: dropping a callback may drop
         // other handles, which then find the loop gone and leave it alone.
+        // First the door: other threads are refused from now on, and the
+        // async handle is closed (its backend makes sure no thread is
+        // inside a wake by then). Posted work is dropped uncalled.
+        let remote = self.remote.borrow_mut().take();
+        if let Some(part) = remote {
+            let waiting = part.door.close();
+            drop(part);
+            drop(waiting);
+        }
         let members = std::mem::take(&mut *self.members.borrow_mut());
         let turn = std::mem::take(&mut *self.turn.borrow_mut());
         for member in members.slots.iter().flatten() {
@@ -289,4 +503,9 @@ impl<R: Reactor> Drop for LoopShared<R> {
         drop(turn);
         drop(members);
     }
+}
+
+/// A channel's key in the owners' map: its address.
+fn channel_key<R: Reactor>(channel: &Arc<Channel<R>>) -> usize {
+    Arc::as_ptr(channel).addr()
 }

@@ -164,6 +164,12 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         K::handle(self.clone())
     }
 
+    /// The handle as the loop knows it, weakly (what the loop pokes when
+    /// another thread has news for it).
+    pub(crate) fn weak_loop_handle(&self) -> Weak<dyn LoopHandle> {
+        self.me.clone()
+    }
+
     fn as_loop_handle(&self) -> Option<Rc<dyn LoopHandle>> {
         self.me.upgrade().map(|rc| rc as Rc<dyn LoopHandle>)
     }

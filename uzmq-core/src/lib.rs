@@ -23,6 +23,7 @@ mod fd_watch;
 mod handle_shell;
 mod poll;
 mod reactor;
+mod remote;
 mod signal;
 mod socket;
 mod stream;
@@ -35,10 +36,13 @@ pub use error::{Error, Result};
 pub use event_loop::EventLoop;
 pub use events::Events;
 pub use poll::PollHandle;
-pub use reactor::{LoopCallback, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil};
+pub use reactor::{
+    AsyncWake, LoopCallback, RawAsync, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil,
+};
 pub use signal::SignalHandle;
 pub use socket::{Io, RawFd, Socket};
-pub use stream::{DEFAULT_READ_BATCH, StreamHandle};
+pub use remote::Remote;
+pub use stream::{DEFAULT_READ_BATCH, SenderHandle, StreamHandle};
 pub use timer::TimerHandle;
 
 /// A multipart message: the frames as libzmq gave them, no copy.

@@ -33,6 +33,8 @@ pub trait Reactor: 'static {
     type Timer: RawTimer;
     /// A signal watch (a `uv_signal_t`).
     type Signal: RawSignal;
+    /// The door other threads wake the loop through (a `uv_async_t`).
+    type Async: RawAsync;
 
     /// Installs the function run once per iteration in the check phase
     /// while the turn is armed. Called once, when the loop is created.
@@ -57,6 +59,15 @@ pub trait Reactor: 'static {
     /// each time the signal it watches arrives. Dropping it closes it, with
     /// the same rule for the callback as [`Reactor::watch`].
     fn signal(&self, on_signal: LoopCallback) -> Result<Self::Signal>;
+
+    /// An async handle whose `on_wake` runs from the poll phase after one
+    /// or more [`AsyncWake::wake`] calls from any thread (wakes coalesce:
+    /// several before the loop gets to it run `on_wake` once). It starts
+    /// unref'd: it keeps the loop alive only while
+    /// [`RawAsync::keep_alive`] says so. Dropping it closes it, with the
+    /// same rule for the callback as [`Reactor::watch`]; its wakers then do
+    /// nothing.
+    fn async_handle(&self, on_wake: LoopCallback) -> Result<Self::Async>;
 
     /// Runs the loop (`uv_run`); `Ok(true)` when active handles remain.
     /// A panic in a callback stops the run and resumes from here.
@@ -157,4 +168,24 @@ pub trait RawSignal: 'static {
     fn stop(&mut self);
     /// Whether the watch is started.
     fn is_active(&self) -> bool;
+}
+
+/// The loop side of an async handle (a `uv_async_t`).
+pub trait RawAsync: 'static {
+    /// What other threads hold to wake the loop.
+    type Wake: AsyncWake;
+    /// A waker for other threads.
+    fn waker(&self) -> Self::Wake;
+    /// Whether the handle keeps the loop alive (`uv_ref`/`uv_unref`); it
+    /// starts not to.
+    fn keep_alive(&mut self, keep: bool);
+}
+
+/// Wakes a loop from any thread (`uv_async_send`).
+pub trait AsyncWake: Clone + Send + Sync + 'static {
+    /// Makes the async handle's callback run from the loop soon; several
+    /// wakes before it runs coalesce into one call. Once the handle is
+    /// closed, nothing. Never blocks for long: at most for another wake
+    /// or for the handle's close.
+    fn wake(&self);
 }

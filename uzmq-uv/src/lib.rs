@@ -5,6 +5,8 @@
 //! - [`UvWatch`]: a `uv_poll_t` watching one fd for readability.
 //! - [`UvTimer`]: a `uv_timer_t`.
 //! - [`UvSignal`]: a `uv_signal_t`.
+//! - [`UvAsync`] / [`UvWake`]: a `uv_async_t`, and what other threads wake
+//!   the loop with.
 //! - The turn: a `uv_check_t` running the core's hook in the check phase
 //!   while armed, and a `uv_idle_t` started only while armed, so a loop with
 //!   nothing to do blocks in the kernel.
@@ -17,6 +19,7 @@
 //! runs while the loop is torn down, they are only dropped.
 #![deny(unsafe_code)]
 
+mod async_handle;
 mod signal;
 #[allow(unsafe_code)]
 mod sys;
@@ -27,6 +30,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
+pub use async_handle::{UvAsync, UvWake};
 pub use signal::UvSignal;
 pub use timer::UvTimer;
 pub use uv_loop::UvLoop;

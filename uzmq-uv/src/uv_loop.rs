@@ -1,12 +1,15 @@
 //! [`UvLoop`]: the `Reactor` implementation on a `uv_loop_t`.
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::rc::Rc;
+
+use libuv_sys2::uv_loop_t;
 
 use uzmq_core::{LoopCallback, RawFd, Reactor, Result, RunMode};
 
-use crate::sys::{LoopState, Poll, Signal, Timer};
-use crate::{UvSignal, UvTimer, UvWatch};
+use crate::sys::{Async, LoopState, Poll, Signal, Timer};
+use crate::{UvAsync, UvSignal, UvTimer, UvWatch};
 
 /// A libuv loop: a cheap handle (an `Rc`) to one `uv_loop_t`.
 ///
@@ -26,6 +29,30 @@ impl UvLoop {
             state: LoopState::new()?,
         })
     }
+
+    /// This crate on a loop someone else created and owns. Dropping the
+    /// last clone closes this crate's handles on it (their memory is freed
+    /// by the owner's next run of the loop) and never closes the loop.
+    /// Each call makes an independent `UvLoop`, with handles of its own.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is an initialised loop of the libuv this crate links (through
+    /// `libuv-sys2`), used on this thread only, that outlives the returned
+    /// `UvLoop` and every handle made on it.
+    // The one unsafe item outside `sys`: its contract is the caller's.
+    #[allow(unsafe_code)]
+    pub unsafe fn from_raw(raw: NonNull<uv_loop_t>) -> Result<UvLoop> {
+        // SAFETY: the caller's contract is `borrowed`'s.
+        let state = unsafe { LoopState::borrowed(raw) }?;
+        Ok(UvLoop { state })
+    }
+
+    /// The `uv_loop_t`, for `uv_*_init` of handles of your own. Valid while
+    /// this loop (or, for a borrowed one, its owner) lives.
+    pub fn as_raw(&self) -> *mut uv_loop_t {
+        self.state.loop_ptr()
+    }
 }
 
 impl fmt::Debug for UvLoop {
@@ -40,6 +67,7 @@ impl Reactor for UvLoop {
     type Watch = UvWatch;
     type Timer = UvTimer;
     type Signal = UvSignal;
+    type Async = UvAsync;
 
     /// Installs the hook run in the check phase while the turn is armed
     /// (replacing and dropping any previous one).
@@ -75,6 +103,11 @@ impl Reactor for UvLoop {
     /// create the loop's signal pipe.
     fn signal(&self, on_signal: LoopCallback) -> Result<UvSignal> {
         Signal::new(&self.state, on_signal).map(UvSignal::from_sys)
+    }
+
+    /// An unref'd [`UvAsync`].
+    fn async_handle(&self, on_wake: LoopCallback) -> Result<UvAsync> {
+        Async::new(&self.state, on_wake).map(UvAsync::from_sys)
     }
 
     /// `uv_run`: `Ok(true)` when active handles remain.

@@ -65,7 +65,10 @@ pub use fd_table::FakeFd;
 pub use pattern::MockKind;
 pub use peer::MockPeer;
 pub use probe::{MockProbe, Op, OpCounts};
-pub use reactor::{MockReactor, MockSignal, MockTimer, MockWatch, RUN_LIMIT, SPIN_LIMIT};
+pub use reactor::{
+    MockAsync, MockPoint, MockReactor, MockSignal, MockTimer, MockWake, MockWatch, RUN_LIMIT,
+    SPIN_LIMIT,
+};
 pub use rng::{SEED_ENV, SeededRng, seed_from_env};
 pub use socket::{MockConfig, MockSocket, mock_pair};
 

@@ -4,10 +4,15 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::fd_table;
 use super::rng::SeededRng;
-use crate::{Error, LoopCallback, RawFd, RawSignal, RawTimer, Reactor, Result, RunMode, Watch};
+use crate::{
+    AsyncWake, Error, LoopCallback, RawAsync, RawFd, RawSignal, RawTimer, Reactor, Result, RunMode,
+    Watch,
+};
 
 /// `run(RunMode::Default)` panics after this many consecutive iterations in
 /// which virtual time did not move: the loop never blocks, something spins.
@@ -58,6 +63,11 @@ const UV_EEXIST: Error = Error::Uv {
 ///    when a timer callback ran in this iteration; otherwise virtual time jumps to the next timer deadline, or, with no
 ///    timer, a real loop would block forever for outside events and `run`
 ///    returns instead (so the test can drive a peer and call `run` again);
+///    Async handles woken since their last call are ready too (one call
+///    however many wakes: they coalesce, as `uv_async_send` does). Right
+///    before the loop would wait, the foreign hook runs with
+///    [`MockPoint::Sleep`] (other threads acting as the loop goes to
+///    sleep): a wake from it is seen and the loop does not wait;
 /// 4. check: the turn hook, once, if the turn is armed;
 /// 5. closing: callbacks of watches and timers dropped since the last
 ///    closing phase are dropped here, never called again.
@@ -104,6 +114,29 @@ struct State {
     raised: Vec<(u64, i32)>,
     /// Callbacks of dropped handles, dropped in the next closing phase.
     closing: Vec<LoopCallback>,
+    asyncs: BTreeMap<u64, AsyncSlot>,
+    /// Other threads, played by the test (see [`MockReactor::set_foreign`]).
+    foreign: Option<Box<dyn FnMut(MockPoint)>>,
+}
+
+struct AsyncSlot {
+    /// Woken and not called back yet (libuv's `pending` flag).
+    pending: Arc<AtomicBool>,
+    /// Ref'd: keeps the loop alive.
+    keep: bool,
+    /// `None` while the callback runs.
+    cb: Option<LoopCallback>,
+}
+
+/// Where in an iteration the foreign hook runs: the points at which other
+/// threads' actions interleave with the loop's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MockPoint {
+    /// The start of an iteration, before the timers.
+    Iteration,
+    /// Nothing is ready and the loop is about to wait: a wake now must
+    /// still be seen (the race of a post with the loop going to sleep).
+    Sleep,
 }
 
 struct WatchSlot {
@@ -141,12 +174,14 @@ enum Slot {
     Watch(u64),
     Timer(u64),
     Signal(u64),
+    Async(u64),
 }
 
 /// What the poll phase found ready.
 #[derive(Clone, Copy)]
 enum Ready {
     Watch(u64),
+    Async(u64),
     /// The signal pipe: raised signals wait for delivery.
     Signals,
 }
@@ -165,6 +200,14 @@ impl State {
             || self.watches.values().any(|w| w.started)
             || self.timers.values().any(|t| t.active)
             || self.signals.values().any(|sig| sig.signum != 0)
+            || self.asyncs.values().any(|a| a.keep)
+    }
+
+    fn woken_asyncs(&self) -> impl Iterator<Item = Ready> + '_ {
+        self.asyncs
+            .iter()
+            .filter(|(_, a)| a.pending.load(Ordering::SeqCst))
+            .map(|(id, _)| Ready::Async(*id))
     }
 
     fn next_deadline(&self) -> Option<u64> {
@@ -181,6 +224,7 @@ impl State {
             Slot::Watch(id) => self.watches.get_mut(&id).and_then(|w| w.cb.take()),
             Slot::Timer(id) => self.timers.get_mut(&id).and_then(|t| t.cb.take()),
             Slot::Signal(id) => self.signals.get_mut(&id).and_then(|sig| sig.cb.take()),
+            Slot::Async(id) => self.asyncs.get_mut(&id).and_then(|a| a.cb.take()),
         }
     }
 
@@ -194,6 +238,7 @@ impl State {
             Slot::Watch(id) => self.watches.get_mut(&id).map(|w| &mut w.cb),
             Slot::Timer(id) => self.timers.get_mut(&id).map(|t| &mut t.cb),
             Slot::Signal(id) => self.signals.get_mut(&id).map(|sig| &mut sig.cb),
+            Slot::Async(id) => self.asyncs.get_mut(&id).map(|a| &mut a.cb),
         };
         match home {
             Some(home) if home.is_none() => *home = Some(cb),
@@ -258,6 +303,8 @@ impl MockReactor {
                 signals: BTreeMap::new(),
                 raised: Vec::new(),
                 closing: Vec::new(),
+                asyncs: BTreeMap::new(),
+                foreign: None,
             })),
         }
     }
@@ -301,6 +348,25 @@ impl MockReactor {
     /// Signal watches not closed yet, started or not.
     pub fn open_signals(&self) -> usize {
         self.st.borrow().signals.len()
+    }
+
+    /// Async handles not closed yet.
+    pub fn open_asyncs(&self) -> usize {
+        self.st.borrow().asyncs.len()
+    }
+
+    /// Installs what other threads do, played by the test: `hook` runs at
+    /// each [`MockPoint`] of every iteration (with no borrow of the loop
+    /// held), and may post, send through channels or wake async handles;
+    /// a seeded RNG in the hook decides whether and what. Replaces any
+    /// previous hook.
+    pub fn set_foreign(&self, hook: impl FnMut(MockPoint) + 'static) {
+        self.st.borrow_mut().foreign = Some(Box::new(hook));
+    }
+
+    /// Removes the foreign hook.
+    pub fn clear_foreign(&self) {
+        drop(self.st.borrow_mut().foreign.take());
     }
 
     /// Started timers (each keeps the loop alive).
@@ -466,6 +532,8 @@ impl MockReactor {
                 // The signal pipe is one more readable fd of the batch.
                 ready.push(Ready::Signals);
             }
+            // libuv's async eventfd, one more readable fd of the batch.
+            ready.extend(st.woken_asyncs());
             (ready, dead)
         };
         if let Some(fd) = dead {
@@ -476,29 +544,41 @@ impl MockReactor {
             );
         }
         if ready.is_empty() {
-            let mut st = self.st.borrow_mut();
             // uv_backend_timeout: zero unless the loop could really sleep.
             // Also zero after a timer callback in this iteration, so that
             // `Once` makes one step of progress, not two (libuv >= 1.45 runs
             // timers after poll: `Once` with a due timer never waits).
-            let may_block = mode != RunMode::NoWait
-                && !timers_ran
-                && !st.stop_flag
-                && !st.turn_armed
-                && st.closing.is_empty()
-                && st.alive();
+            let may_block = {
+                let st = self.st.borrow();
+                mode != RunMode::NoWait
+                    && !timers_ran
+                    && !st.stop_flag
+                    && !st.turn_armed
+                    && st.closing.is_empty()
+                    && st.alive()
+            };
             if may_block {
-                match st.next_deadline() {
-                    // The wait: nothing readable comes from outside, so the
-                    // next thing to happen is the earliest timer.
-                    Some(deadline) => {
-                        st.now = st.now.max(deadline);
-                        st.clock = st.clock.max(st.now);
-                    }
-                    None => return Step::BlockedForever,
-                }
+                // Other threads act as the loop goes to sleep; their wakes
+                // are seen (epoll returns at once for an eventfd written
+                // meanwhile).
+                self.foreign(MockPoint::Sleep);
+                ready.extend(self.st.borrow().woken_asyncs());
             }
-            return Step::Continue;
+            if ready.is_empty() {
+                if may_block {
+                    let mut st = self.st.borrow_mut();
+                    match st.next_deadline() {
+                        // The wait: nothing readable comes from outside, so
+                        // the next thing to happen is the earliest timer.
+                        Some(deadline) => {
+                            st.now = st.now.max(deadline);
+                            st.clock = st.clock.max(st.now);
+                        }
+                        None => return Step::BlockedForever,
+                    }
+                }
+                return Step::Continue;
+            }
         }
         self.st.borrow_mut().rng.shuffle(&mut ready);
         for item in ready {
@@ -511,6 +591,19 @@ impl MockReactor {
                     }
                 }
                 Ready::Signals => self.deliver_signals(),
+                Ready::Async(id) => {
+                    // uv__async_io: clear the flag, then call: a wake from
+                    // the callback itself calls it again next iteration.
+                    let woken = self
+                        .st
+                        .borrow()
+                        .asyncs
+                        .get(&id)
+                        .is_some_and(|a| a.pending.swap(false, Ordering::SeqCst));
+                    if woken {
+                        self.call(Slot::Async(id));
+                    }
+                }
             }
         }
         Step::Continue
@@ -531,6 +624,18 @@ impl MockReactor {
             if watching {
                 self.call(Slot::Signal(id));
             }
+        }
+    }
+
+    /// Runs the foreign hook, if any, with no borrow held.
+    fn foreign(&self, point: MockPoint) {
+        let Some(mut hook) = self.st.borrow_mut().foreign.take() else {
+            return;
+        };
+        hook(point);
+        let mut st = self.st.borrow_mut();
+        if st.foreign.is_none() {
+            st.foreign = Some(hook);
         }
     }
 
@@ -564,6 +669,7 @@ impl MockReactor {
             st.now = st.clock;
         }
         fd_table::next_iteration();
+        self.foreign(MockPoint::Iteration);
         let timers_ran = self.run_timers();
         if self.run_poll(mode, timers_ran) == Step::BlockedForever {
             // Blocking forever: check has nothing (the turn is disarmed) and
@@ -601,6 +707,28 @@ impl Reactor for MockReactor {
     type Watch = MockWatch;
     type Timer = MockTimer;
     type Signal = MockSignal;
+    type Async = MockAsync;
+
+    /// An unref'd [`MockAsync`].
+    fn async_handle(&self, on_wake: LoopCallback) -> Result<MockAsync> {
+        let mut st = self.st.borrow_mut();
+        let id = st.next_id;
+        st.next_id += 1;
+        let pending = Arc::new(AtomicBool::new(false));
+        st.asyncs.insert(
+            id,
+            AsyncSlot {
+                pending: pending.clone(),
+                keep: false,
+                cb: Some(on_wake),
+            },
+        );
+        Ok(MockAsync {
+            st: Rc::downgrade(&self.st),
+            id,
+            wake: MockWake(pending),
+        })
+    }
 
     fn set_turn_hook(&self, hook: LoopCallback) {
         let mut st = self.st.borrow_mut();
@@ -964,3 +1092,53 @@ impl Drop for MockSignal {
 #[cfg(test)]
 #[path = "reactor_tests.rs"]
 mod tests;
+
+/// A [`RawAsync`] of a [`MockReactor`]. Dropping it closes it: its
+/// callback is dropped in the next closing phase, and its wakers do nothing.
+#[derive(Debug)]
+pub struct MockAsync {
+    st: Weak<RefCell<State>>,
+    id: u64,
+    wake: MockWake,
+}
+
+impl RawAsync for MockAsync {
+    type Wake = MockWake;
+
+    fn waker(&self) -> MockWake {
+        self.wake.clone()
+    }
+
+    fn keep_alive(&mut self, keep: bool) {
+        if let Some(rc) = self.st.upgrade() {
+            if let Some(slot) = rc.borrow_mut().asyncs.get_mut(&self.id) {
+                slot.keep = keep;
+            }
+        }
+    }
+}
+
+impl Drop for MockAsync {
+    fn drop(&mut self) {
+        let Some(rc) = self.st.upgrade() else {
+            return;
+        };
+        let mut st = rc.borrow_mut();
+        if let Some(slot) = st.asyncs.remove(&self.id) {
+            // Not woken again: the loop forgot the handle.
+            if let Some(cb) = slot.cb {
+                st.closing.push(cb);
+            }
+        }
+    }
+}
+
+/// Wakes a [`MockAsync`] (the flag its loop reads in the poll phase).
+#[derive(Clone, Debug)]
+pub struct MockWake(Arc<AtomicBool>);
+
+impl AsyncWake for MockWake {
+    fn wake(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}

@@ -60,6 +60,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         if let Some(e) = self.take_watch_error() {
             self.fail(&h, e);
         }
+        self.take_handed_over();
         let batch = self.st.borrow().read_batch;
         // Attempts, not successes: a send or receive that libzmq refuses
         // uses one up too, so no step can go round without progress.
@@ -114,6 +115,16 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         self.finish_shutdown_if_drained(&h);
         self.changed(false);
         count
+    }
+
+    /// Moves what other threads handed over into the write queue (an open
+    /// handle's channels; a closed or failed one has refused them).
+    fn take_handed_over(&self) {
+        let mut st = self.st.borrow_mut();
+        if let Stream::Open(_) = st.stream {
+            let st = &mut *st;
+            st.feeds.take_into(&mut st.queue);
+        }
     }
 
     fn take_watch_error(&self) -> Option<Error> {
@@ -224,7 +235,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     out.moved += 1;
                     dequeued = true;
                     if let Some(done) = done {
-                        done(h, Ok(()));
+                        done.complete(h, Ok(()));
                     }
                 }
                 HeadSend::Blocked => {
@@ -240,7 +251,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     *left -= 1;
                     dequeued = true;
                     if let Some(done) = done {
-                        done(h, Err(e));
+                        done.complete(h, Err(e));
                     }
                     if e.is_fatal() {
                         self.fail(h, e);
@@ -371,6 +382,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 // Failed already (reported then), or done.
                 Stream::ShuttingDown { .. } | Stream::Failed(_) | Stream::Closed => return,
             };
+            st.feeds.refuse_all(e);
             let queued: Vec<_> = st.queue.drain().collect();
             (was_reading, queued)
         };
@@ -380,7 +392,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
         }
         for done in queued.into_iter().flatten() {
-            done(h, Err(e));
+            done.complete(h, Err(e));
         }
         let shutting_down = matches!(self.st.borrow().stream, Stream::ShuttingDown { .. });
         if shutting_down {
@@ -411,7 +423,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         };
         drop(watch);
         for done in queued.into_iter().flatten() {
-            done(h, Err(rest));
+            done.complete(h, Err(rest));
         }
         cb(h, result);
         self.changed(false);

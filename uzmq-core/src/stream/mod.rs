@@ -2,7 +2,10 @@
 //! whole message at a time, an ordered write queue with completions, stop,
 //! flush, close and graceful shutdown, all over an edge-triggered `ZMQ_FD`.
 
+mod channel;
+mod completion;
 mod drive;
+mod feeds;
 mod retry;
 mod state;
 mod write_queue;
@@ -15,6 +18,10 @@ use crate::event_loop::EventLoop;
 use crate::fd_watch::FdWatch;
 use crate::handle_shell::{Kind, Shell};
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
+pub(crate) use channel::Channel;
+pub use channel::SenderHandle;
+use completion::Done;
+use feeds::Feeds;
 use retry::Retry;
 use state::{Flow, State, Stream};
 use write_queue::WriteQueue;
@@ -27,7 +34,7 @@ type ReadCb<R, S> = dyn FnMut(&StreamHandle<R, S>, Result<Multipart>);
 type WriteCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
 type ShutdownCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
 /// A cancelled write: its completion (if any) and the result it gets.
-type Cancelled<R, S> = (Option<WriteCb<R, S>>, Result<()>);
+type Cancelled<R, S> = (Option<Done<R, S>>, Result<()>);
 
 /// The stream kind's fixed part.
 struct StreamKind<S: Socket> {
@@ -47,7 +54,7 @@ struct Taken<R: Reactor, S: Socket> {
     stream: Stream<R, S>,
     read_cb: Option<Box<ReadCb<R, S>>>,
     partial: Multipart,
-    queued: Vec<Option<WriteCb<R, S>>>,
+    queued: Vec<Option<Done<R, S>>>,
     cancelled: Vec<Cancelled<R, S>>,
     watch: Option<R::Watch>,
     retry: Option<R::Timer>,
@@ -89,6 +96,7 @@ impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
     /// completions left for the loop.
     fn close(st: &mut State<R, S>) -> Taken<R, S> {
         st.stream = Stream::Closed;
+        st.feeds.refuse_all(Error::Closed);
         let cancelled: Vec<_> = st.queue.drain().map(|c| (c, Err(Error::Closed))).collect();
         st.cancelled.extend(cancelled);
         Taken {
@@ -115,12 +123,13 @@ impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
         let cancelled = std::mem::take(&mut inner.st.borrow_mut().cancelled);
         for (done, result) in cancelled {
             if let Some(done) = done {
-                done(h, result);
+                done.complete(h, result);
             }
         }
     }
 
     fn loop_gone(st: &mut State<R, S>) -> Taken<R, S> {
+        st.feeds.refuse_all(Error::Closed);
         Taken {
             stream: std::mem::replace(&mut st.stream, Stream::Closed),
             read_cb: st.read_cb.clear(),
@@ -183,6 +192,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 watch: None,
                 read_batch: DEFAULT_READ_BATCH,
                 queue_limit: None,
+                feeds: Feeds::default(),
             },
         );
         // The fd only says "look again": the turn reads ZMQ_EVENTS.
@@ -218,11 +228,11 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// Hands every whole message received to `cb`, from the loop; replaces
     /// the callback if already reading; resumes writing after `stop`.
     pub fn start_read(&self, cb: impl FnMut(&Self, Result<Multipart>) + 'static) -> Result<()> {
-        if !self.inner.kind.socket.can_recv() {
-            return Err(Error::Zmq(zmq::Error::ENOTSUP));
-        }
         let old = {
             let mut st = self.inner.open_mut()?;
+            if !self.inner.kind.socket.can_recv() {
+                return Err(Error::Zmq(zmq::Error::ENOTSUP));
+            }
             st.usable()?;
             st.stream = Stream::Open(Flow::Reading);
             st.read_cb.replace(Box::new(cb))
@@ -281,7 +291,37 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
     {
-        self.inner.queue_write(frames(parts), Some(Box::new(cb)))
+        self.inner
+            .queue_write(frames(parts), Some(Done::Callback(Box::new(cb))))
+    }
+
+    /// A new channel into the write queue for other threads: at most
+    /// `capacity` of its messages handed over and not yet taken by libzmq.
+    /// `Err(Closed)` on a closed handle, `Err(Zmq(ENOTSUP))` on a socket
+    /// type that cannot send, `Err(Zmq(EINVAL))` for a zero capacity, the
+    /// error that stopped the handle after a fatal one.
+    pub fn sender(&self, capacity: usize) -> Result<SenderHandle<R>> {
+        let lp = self.inner.event_loop()?;
+        {
+            let st = self.inner.open_mut()?;
+            if !self.inner.kind.socket.can_send() {
+                return Err(Error::Zmq(zmq::Error::ENOTSUP));
+            }
+            if capacity == 0 {
+                return Err(Error::Zmq(zmq::Error::EINVAL));
+            }
+            st.usable()?;
+        }
+        let door = lp.door();
+        if door.is_closed() {
+            // The backend could not make the loop's async handle.
+            return Err(Error::Closed);
+        }
+        let channel = Channel::new(capacity, door);
+        lp.shared().own_channel(&channel, self.inner.weak_loop_handle());
+        self.inner.st.borrow_mut().feeds.add(channel.clone());
+        self.inner.changed(false);
+        Ok(SenderHandle::new(channel))
     }
 
     /// Sends and receives now, bypassing the loop, up to one read batch
@@ -375,13 +415,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     fn queue_write(
         &self,
         frames: impl ExactSizeIterator<Item = zmq::Message>,
-        mut done: Option<WriteCb<R, S>>,
+        mut done: Option<Done<R, S>>,
     ) -> Result<()> {
-        if !self.kind.socket.can_send() {
-            return Err(Error::Zmq(zmq::Error::ENOTSUP));
-        }
         let refused = match self.open_mut() {
             Err(e) => Some(e),
+            Ok(_) if !self.kind.socket.can_send() => Some(Error::Zmq(zmq::Error::ENOTSUP)),
             Ok(mut st) => {
                 let refused = st
                     .usable()
@@ -408,15 +446,30 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// while active, and with `recheck` look at the socket next iteration,
     /// because events may be pending with no edge to come.
     fn changed(&self, recheck: bool) {
-        let (wants, watched, active) = {
+        let (wants, watched, active, hold, retired) = {
             let mut st = self.st.borrow_mut();
             let wants = st.wants_watch();
             let watched = st.watch.as_mut().is_none_or(|w| w.set(wants));
             if !wants {
                 st.retry.disarm(true);
             }
-            (wants, watched, st.is_active())
+            // Waiting for other threads and nothing else: the fd watch may
+            // be stopped, so the loop's async handle keeps the loop alive.
+            let holds = st.holds_loop();
+            let hold = (holds != st.feeds.holding).then_some(holds);
+            st.feeds.holding = holds;
+            (wants, watched, st.is_active(), hold, st.feeds.take_retired())
         };
+        if hold.is_some() || !retired.is_empty() {
+            if let Ok(lp) = self.event_loop() {
+                for channel in &retired {
+                    lp.shared().forget_channel(channel);
+                }
+                if let Some(hold) = hold {
+                    lp.shared().hold(hold);
+                }
+            }
+        }
         if (recheck && wants) || !watched {
             // A refused watch start is reported from the turn.
             self.recheck();
@@ -435,8 +488,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 return;
             };
             // Open or failed (the shell refused the rest): a failed one has
-            // nothing left to send.
+            // nothing left to send. What other threads handed over before
+            // this call is sent; their channels refuse from now on.
             let failed = matches!(st.stream, Stream::Failed(_));
+            if !failed {
+                let st = &mut *st;
+                st.feeds.take_into(&mut st.queue);
+            }
+            st.feeds.refuse_all(Error::Closed);
             st.stream = Stream::ShuttingDown { cb, failed };
             st.read_cb.clear()
         };

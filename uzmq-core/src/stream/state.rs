@@ -21,10 +21,12 @@ use crate::callback_slot::Slot;
 use crate::fd_watch::FdWatch;
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 
+use super::completion::Done;
 use super::drive::Mode;
+use super::feeds::Feeds;
 use super::retry::Retry;
 use super::write_queue::WriteQueue;
-use super::{Cancelled, ReadCb, ShutdownCb, WriteCb};
+use super::{Cancelled, ReadCb, ShutdownCb};
 
 /// Which directions an open stream serves.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,7 +83,7 @@ pub(super) struct State<R: Reactor, S: Socket> {
     /// Tries a refused direction again if its signal may have been consumed.
     pub(super) retry: Retry<R::Timer>,
     pub(super) read_cb: Slot<ReadCb<R, S>>,
-    pub(super) queue: WriteQueue<WriteCb<R, S>>,
+    pub(super) queue: WriteQueue<Done<R, S>>,
     /// Completions (and their results) the loop still has to run: queued
     /// writes cancelled by close.
     pub(super) cancelled: Vec<Cancelled<R, S>>,
@@ -91,6 +93,8 @@ pub(super) struct State<R: Reactor, S: Socket> {
     pub(super) watch: Option<FdWatch<R::Watch>>,
     pub(super) read_batch: usize,
     pub(super) queue_limit: Option<usize>,
+    /// Channels from other threads (`sender()`).
+    pub(super) feeds: Feeds<R>,
 }
 
 impl<R: Reactor, S: Socket> State<R, S> {
@@ -135,9 +139,24 @@ impl<R: Reactor, S: Socket> State<R, S> {
     pub(super) fn is_active(&self) -> bool {
         match &self.stream {
             Stream::Open(Flow::Reading) | Stream::ShuttingDown { .. } => true,
-            Stream::Open(Flow::Writing) => !self.queue.is_empty(),
+            Stream::Open(Flow::Writing) => !self.queue.is_empty() || self.feeds.is_live(),
             Stream::Open(Flow::Paused) | Stream::Failed(_) => false,
-            Stream::Closed => self.cancelled.iter().any(|(done, _)| done.is_some()),
+            Stream::Closed => self
+                .cancelled
+                .iter()
+                .any(|(done, _)| done.as_ref().is_some_and(Done::is_callback)),
+        }
+    }
+
+    /// Whether the handle waits for its senders, which the loop cannot see
+    /// (no fd, no timer): a live sender while writes flow.
+    pub(super) fn holds_loop(&self) -> bool {
+        match &self.stream {
+            Stream::Open(Flow::Reading | Flow::Writing) => self.feeds.is_live(),
+            Stream::Open(Flow::Paused)
+            | Stream::ShuttingDown { .. }
+            | Stream::Failed(_)
+            | Stream::Closed => false,
         }
     }
 

@@ -7,10 +7,17 @@
 //! close callback is the only place a block libuv has seen may be freed. A
 //! block whose init failed was never linked into the loop: it is freed at
 //! once and never passed to `uv_close`.
+//!
+//! Every handle of this crate carries its loop context in its `data` field
+//! (the loop's own `data` belongs to whoever owns the loop, which need not
+//! be this crate). That field also marks the handle as ours, so teardown
+//! closes only our handles, and teardown clears it: a close callback that
+//! runs after the context is gone (on a loop someone else runs) finds no
+//! context and only frees its block.
 
 use std::ffi::c_int;
 use std::mem::MaybeUninit;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::rc::{Rc, Weak};
 
 use libuv_sys2::{self as uv, uv_handle_t, uv_loop_t};
@@ -18,6 +25,7 @@ use uzmq_core::{LoopCallback, Result};
 
 use super::error::check;
 use super::loop_state::{LoopCtx, LoopState};
+
 
 /// One handle's heap block.
 ///
@@ -39,9 +47,11 @@ pub(crate) fn raw_of<H>(block: NonNull<HandleBlock<H>>) -> *mut H {
     block.as_ptr().cast()
 }
 
-/// Allocates a block holding `callback` and initialises its handle with
-/// `init`, which gets the handle's final address.
+/// Allocates a block holding `callback`, initialises its handle with
+/// `init`, which gets the handle's final address, and marks it as a handle
+/// of the loop whose context is `ctx`.
 pub(crate) fn alloc<H>(
+    ctx: *const LoopCtx,
     callback: Option<LoopCallback>,
     init: impl FnOnce(*mut H) -> c_int,
 ) -> Result<NonNull<HandleBlock<H>>> {
@@ -51,6 +61,8 @@ pub(crate) fn alloc<H>(
     })));
     match check(init(raw_of(block))) {
         Ok(_) => {
+            // SAFETY: the handle was just initialised; `data` is ours to set.
+            unsafe { uv::uv_handle_set_data(raw_of(block).cast(), ctx.cast_mut().cast()) };
             track(1);
             Ok(block)
         }
@@ -78,32 +90,76 @@ pub(crate) unsafe fn close<H>(block: NonNull<HandleBlock<H>>) {
     unsafe { uv::uv_close(raw_of(block).cast(), Some(close_cb::<H>)) }
 }
 
-/// Closes any handle of a loop of this crate, choosing the close callback
-/// that frees the block type its handle type lives in. Used by teardown.
+/// The context of the loop `handle` belongs to, or `None` once teardown
+/// detached it.
 ///
 /// # Safety
 ///
-/// `handle` is an initialised handle, not closing, of a loop this crate
-/// created; every such handle sits at the start of a `HandleBlock` of its
-/// own handle type (loops are private to this crate, and [`alloc`] is the
-/// only way this crate creates handles).
-pub(crate) unsafe fn close_any(handle: *mut uv_handle_t) {
-    // SAFETY: `handle` is initialised (caller's contract).
-    let kind = unsafe { uv::uv_handle_get_type(handle) };
-    let close_cb: uv::uv_close_cb = match kind {
-        uv::uv_handle_type_UV_POLL => Some(close_cb::<uv::uv_poll_t>),
-        uv::uv_handle_type_UV_TIMER => Some(close_cb::<uv::uv_timer_t>),
-        uv::uv_handle_type_UV_SIGNAL => Some(close_cb::<uv::uv_signal_t>),
-        uv::uv_handle_type_UV_CHECK => Some(close_cb::<uv::uv_check_t>),
-        uv::uv_handle_type_UV_IDLE => Some(close_cb::<uv::uv_idle_t>),
-        // Unreachable: this crate creates no other kind. No assertion (this
-        // runs under C, where a panic aborts); closing without a callback
-        // leaks the block but still lets `uv_loop_close` succeed.
-        _ => None,
+/// `handle` is a live handle created by [`alloc`]. Its `data` is either
+/// null or the context of its loop, which is freed only after teardown has
+/// cleared the `data` of every handle of that loop.
+pub(crate) unsafe fn ctx_of<'a>(handle: *mut uv_handle_t) -> Option<&'a LoopCtx> {
+    // SAFETY: live handle (caller's contract); `data` as described above.
+    unsafe { uv::uv_handle_get_data(handle).cast::<LoopCtx>().as_ref() }
+}
+
+/// Teardown of one handle of the loop whose context is `ctx`: takes its
+/// callback out (returned, for the caller to drop), detaches it from the
+/// context and starts closing it unless it is closing already. Handles of
+/// other owners (another `UvLoop` on the same `uv_loop_t`, or code that is
+/// not ours) are left alone and give `None`.
+///
+/// # Safety
+///
+/// `handle` is a live handle of the loop `ctx` belongs to (as `uv_walk`
+/// passes them). Every handle whose `data` is `ctx` sits at the start of a
+/// `HandleBlock` of its own handle type ([`alloc`] is the only way this
+/// crate creates handles, and it marks them).
+pub(crate) unsafe fn detach_and_close(
+    handle: *mut uv_handle_t,
+    ctx: *const LoopCtx,
+) -> Option<LoopCallback> {
+    // SAFETY: live handle (caller's contract).
+    if !ptr::eq(unsafe { uv::uv_handle_get_data(handle) }.cast_const(), ctx.cast()) {
+        return None;
+    }
+    // SAFETY: ours, so a block of the type its handle type names (above).
+    let (callback, close_cb) = unsafe {
+        match uv::uv_handle_get_type(handle) {
+            uv::uv_handle_type_UV_POLL => detach::<uv::uv_poll_t>(handle),
+            uv::uv_handle_type_UV_TIMER => detach::<uv::uv_timer_t>(handle),
+            uv::uv_handle_type_UV_SIGNAL => detach::<uv::uv_signal_t>(handle),
+            uv::uv_handle_type_UV_CHECK => detach::<uv::uv_check_t>(handle),
+            uv::uv_handle_type_UV_IDLE => detach::<uv::uv_idle_t>(handle),
+            uv::uv_handle_type_UV_ASYNC => detach::<uv::uv_async_t>(handle),
+            // Unreachable: this crate creates no other kind. No assertion
+            // (this runs under C, where a panic aborts); closing without a
+            // callback leaks the block but lets `uv_loop_close` succeed.
+            _ => (None, None),
+        }
     };
-    // SAFETY: live and not closing (caller's contract); `close_cb` matches
-    // the block type, per the table above.
-    unsafe { uv::uv_close(handle, close_cb) }
+    // SAFETY: live handle; from now on its callbacks find no context.
+    unsafe {
+        uv::uv_handle_set_data(handle, ptr::null_mut());
+        if uv::uv_is_closing(handle) == 0 {
+            uv::uv_close(handle, close_cb);
+        }
+    }
+    callback
+}
+
+/// The callback of `handle`'s block, taken out, and the close callback that
+/// frees a block of that type.
+///
+/// # Safety
+///
+/// `handle` is live and the first field of a `HandleBlock<H>`; no other
+/// reference to its `callback` field exists (teardown runs no callback).
+unsafe fn detach<H>(handle: *mut uv_handle_t) -> (Option<LoopCallback>, uv::uv_close_cb) {
+    let block = handle.cast::<HandleBlock<H>>();
+    // SAFETY: caller's contract.
+    let callback = unsafe { (*block).callback.take() };
+    (callback, Some(close_cb::<H>))
 }
 
 /// The close callback: frees the block, then drops the user's callback.
@@ -116,19 +172,22 @@ pub(crate) unsafe fn close_any(handle: *mut uv_handle_t) {
 unsafe extern "C" fn close_cb<H>(handle: *mut uv_handle_t) {
     // SAFETY: the handle is still valid for this call (libuv rule: memory
     // stays valid until the close callback returns, and we free it below).
-    let lp = unsafe { uv::uv_handle_get_loop(handle) };
+    // A handle whose loop context is gone was detached by teardown, which
+    // took its callback out: nothing below needs the context then.
+    let ctx = unsafe { ctx_of(handle) }.map(ptr::from_ref);
     // SAFETY: `handle` is the first field of a `HandleBlock<H>` allocated by
     // `Box` in `alloc` (this function's contract), and libuv never touches a
     // handle again once its close callback runs: reclaim it.
     let block = unsafe { Box::from_raw(handle.cast::<HandleBlock<H>>()) };
     let HandleBlock { callback, .. } = *block;
     track(-1);
-    if let Some(callback) = callback {
-        // SAFETY: a loop's context is freed only after `uv_loop_close`,
-        // which succeeds only once every close callback has run.
-        let ctx = unsafe { LoopCtx::of(lp) };
+    match (callback, ctx) {
+        // SAFETY: a handle not detached has its loop's context, which lives
+        // until teardown (which detaches every handle before freeing it).
         // User code runs in the callback's Drop: never let it unwind into C.
-        ctx.guard(move || drop(callback));
+        (Some(callback), Some(ctx)) => unsafe { &*ctx }.guard(move || drop(callback)),
+        // A detached handle has no callback left (teardown took it).
+        (callback, _) => drop(callback),
     }
 }
 
@@ -143,13 +202,15 @@ unsafe extern "C" fn close_cb<H>(handle: *mut uv_handle_t) {
 pub(crate) unsafe fn invoke<H>(handle: *mut H) {
     let block = handle.cast::<HandleBlock<H>>();
     let handle = handle.cast::<uv_handle_t>();
-    // SAFETY: the handle is live for this call (contract above).
-    let (lp, closing) = unsafe { (uv::uv_handle_get_loop(handle), uv::uv_is_closing(handle)) };
-    // SAFETY: the loop's context outlives every callback of the loop.
-    let ctx = unsafe { LoopCtx::of(lp) };
-    // libuv does not call a closing handle back, and teardown closes every
-    // handle before it runs the loop; checked anyway, since teardown must
-    // never call user code.
+    // SAFETY: the handle is live for this call (contract above), and its
+    // context, while attached, outlives it (see `ctx_of`).
+    let (ctx, closing) = unsafe { (ctx_of(handle), uv::uv_is_closing(handle)) };
+    // libuv does not call a closing handle back, and teardown detaches and
+    // closes every handle before it runs the loop; checked anyway, since
+    // teardown must never call user code.
+    let Some(ctx) = ctx else {
+        return;
+    };
     if closing != 0 || ctx.tearing_down() {
         return;
     }
@@ -181,7 +242,7 @@ impl<H> Handle<H> {
         init: impl FnOnce(*mut uv_loop_t, *mut H) -> c_int,
     ) -> Result<Self> {
         let lp = state.loop_ptr();
-        let block = alloc(Some(callback), |raw| init(lp, raw))?;
+        let block = alloc(state.ctx_ptr(), Some(callback), |raw| init(lp, raw))?;
         Ok(Handle {
             block,
             owner: Rc::downgrade(state),

@@ -1,29 +1,33 @@
-//! The `uv_loop_t`: allocation, `uv_run`, the context its callbacks reach
-//! through `loop->data`, and the teardown when the last `UvLoop` goes.
+//! The `uv_loop_t`: allocation (or borrowing one someone else owns),
+//! `uv_run`, the context its callbacks reach through their handle's
+//! `data`, and the teardown when the last `UvLoop` goes.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 use std::rc::Rc;
 
 use libuv_sys2::{self as uv, uv_handle_t, uv_loop_t};
 use uzmq_core::{Error, LoopCallback, Result, RunMode};
 
 use super::error::check;
-use super::handle::close_any;
+use super::handle::detach_and_close;
 use super::turn::Turn;
 
 /// A caught panic payload.
 type Payload = Box<dyn Any + Send>;
 
-/// What callbacks need of their loop, reached from C through `loop->data`.
+/// What callbacks need of their loop, reached from C through the `data` of
+/// each handle of this crate (see `handle::ctx_of`): the loop's own `data`
+/// is left to its owner.
 ///
 /// A heap block of its own, apart from the `Rc` the Rust side shares, so
 /// that C callbacks run during teardown (inside `RawLoop::drop`, which holds
 /// `&mut RawLoop`) only ever borrow this block, shared, through `Cell`s.
+/// One per `UvLoop`, so two of them on one `uv_loop_t` stay apart.
 pub(crate) struct LoopCtx {
     raw: *mut uv_loop_t,
     /// The turn hook; taken out while it runs so no borrow is held then.
@@ -39,21 +43,6 @@ pub(crate) struct LoopCtx {
 }
 
 impl LoopCtx {
-    /// The context of a loop created by [`RawLoop::new`].
-    ///
-    /// # Safety
-    ///
-    /// `lp` is a loop created by `RawLoop::new` and not yet closed: its
-    /// `data` points to its context, freed only after `uv_loop_close`. The
-    /// returned borrow must end before that; callbacks satisfy this since
-    /// libuv runs none after `uv_loop_close`.
-    pub(crate) unsafe fn of<'a>(lp: *mut uv_loop_t) -> &'a LoopCtx {
-        // SAFETY: `data` was set to the context right after `uv_loop_init`
-        // and nothing else writes it; the context is only ever borrowed
-        // shared (caller's contract for liveness).
-        unsafe { &*uv::uv_loop_get_data(lp).cast::<LoopCtx>() }
-    }
-
     /// Runs user code `f` from a C callback: a panic must not unwind into C
     /// (that aborts), so it is caught, kept (first one wins), and the loop
     /// told to stop; `run` resumes it once `uv_run` has returned.
@@ -113,10 +102,13 @@ fn drop_quietly(payload: Payload) {
 }
 
 /// An initialised `uv_loop_t` and its context; dropping it closes every
-/// handle still open, runs their close callbacks, and closes the loop.
+/// handle of this crate still open on it and, for a loop it owns, runs
+/// their close callbacks and closes the loop.
 pub(crate) struct RawLoop {
     raw: NonNull<uv_loop_t>,
     ctx: NonNull<LoopCtx>,
+    /// Created here (closed and freed by teardown), or someone else's.
+    owned: bool,
 }
 
 impl RawLoop {
@@ -130,20 +122,27 @@ impl RawLoop {
             drop(unsafe { Box::from_raw(raw.cast::<MaybeUninit<uv_loop_t>>()) });
             return Err(e);
         }
-        let ctx = Box::into_raw(Box::new(LoopCtx {
-            raw,
+        // SAFETY: from `Box::into_raw`, never null.
+        let raw = unsafe { NonNull::new_unchecked(raw) };
+        Ok(RawLoop::attach(raw, true))
+    }
+
+    /// Puts this crate's context on an initialised loop.
+    fn attach(raw: NonNull<uv_loop_t>, owned: bool) -> RawLoop {
+        let ctx = NonNull::from(Box::leak(Box::new(LoopCtx {
+            raw: raw.as_ptr(),
             hook: Cell::new(None),
             armed: Cell::new(false),
             running: Cell::new(false),
             tearing_down: Cell::new(false),
             panic: Cell::new(None),
-        }));
-        // SAFETY: the loop is initialised; `data` is the user's field, and
-        // `uv_loop_init` has already run (it would have reset it).
-        unsafe { uv::uv_loop_set_data(raw, ctx.cast::<c_void>()) };
-        // SAFETY: both pointers come from `Box::into_raw`, never null.
-        let (raw, ctx) = unsafe { (NonNull::new_unchecked(raw), NonNull::new_unchecked(ctx)) };
-        Ok(RawLoop { raw, ctx })
+        })));
+        RawLoop { raw, ctx, owned }
+    }
+
+    /// The context, as handles carry it in their `data`.
+    pub(crate) fn ctx_ptr(&self) -> *const LoopCtx {
+        self.ctx.as_ptr()
     }
 
     /// The loop, for `uv_*_init` calls.
@@ -169,35 +168,45 @@ impl Drop for RawLoop {
             let hook = ctx.hook.take();
             ctx.guard(move || drop(hook));
         }
-        // Close every handle still open, then let the loop run their close
-        // callbacks, which free the blocks and drop the user callbacks
-        // uncalled (`invoke` and `run_turn` check `tearing_down`). A few
-        // rounds cover a close callback that stopped the loop (a panic in a
-        // Drop) and bound the loop should libuv ever disagree.
-        for _ in 0..16 {
-            // SAFETY: the loop is initialised and not closed; `close_open`
-            // matches `uv_walk_cb`, and uv_walk tolerates `uv_close` from its
-            // callback (it walks a detached copy of the handle queue).
-            unsafe { uv::uv_walk(lp, Some(close_open), ptr::null_mut()) };
-            // SAFETY: the loop is initialised and not closed.
-            if unsafe { uv::uv_loop_alive(lp) } == 0 {
-                break;
+        // Detach and close every handle of ours: their callbacks are taken
+        // out and dropped here, uncalled, and their close callbacks, which
+        // find no context, only free the blocks. A callback dropped here
+        // may own handles of this loop: their `Drop` finds the loop gone
+        // (teardown starts only once its last `Rc` is gone) and leaves them
+        // to this walk, which sees every handle, closing ones included.
+        let ctx = self.ctx_ptr();
+        // SAFETY: the loop is initialised and not closed; `detach_ours`
+        // matches `uv_walk_cb` and gets `ctx`, live until the end of this
+        // function; uv_walk tolerates `uv_close` from its callback (it
+        // walks a detached copy of the handle queue).
+        unsafe { uv::uv_walk(lp, Some(detach_ours), ctx.cast_mut().cast()) };
+        if self.owned {
+            // Let the loop run the close callbacks, which free the blocks,
+            // then close it. A few rounds bound the loop should libuv ever
+            // disagree.
+            for _ in 0..16 {
+                // SAFETY: the loop is initialised and not closed.
+                if unsafe { uv::uv_loop_alive(lp) } == 0 {
+                    break;
+                }
+                // SAFETY: not re-entrant: teardown runs only when the last
+                // `Rc` is dropped, which cannot happen inside `run` (it
+                // borrows one). NOWAIT: only close callbacks are left.
+                unsafe { uv::uv_run(lp, uv::uv_run_mode_UV_RUN_NOWAIT) };
             }
-            // SAFETY: not re-entrant: teardown runs only when the last `Rc`
-            // is dropped, which cannot happen inside `run` (it borrows one).
-            // NOWAIT: all that is left are close callbacks, nothing to wait for.
-            unsafe { uv::uv_run(lp, uv::uv_run_mode_UV_RUN_NOWAIT) };
+            // SAFETY: no callback of the loop can run any more (none is
+            // inside `uv_run`); `uv_loop_close` is called once.
+            let rc = unsafe { uv::uv_loop_close(lp) };
+            debug_assert_eq!(rc, 0, "uzmq-uv: uv_loop_close failed in teardown");
+            if rc == 0 {
+                // SAFETY: the loop is closed: libuv holds no pointer into it
+                // any more, and it came from `Box<MaybeUninit<uv_loop_t>>`.
+                drop(unsafe { Box::from_raw(lp.cast::<MaybeUninit<uv_loop_t>>()) });
+            }
+            // else leak it: libuv may still point into it, freeing would be worse.
         }
-        // SAFETY: no callback of the loop can run any more (none is inside
-        // `uv_run`); `uv_loop_close` is called once.
-        let rc = unsafe { uv::uv_loop_close(lp) };
-        debug_assert_eq!(rc, 0, "uzmq-uv: uv_loop_close failed in teardown");
-        if rc == 0 {
-            // SAFETY: the loop is closed: libuv holds no pointer into it any
-            // more, and it came from `Box<MaybeUninit<uv_loop_t>>` in `new`.
-            drop(unsafe { Box::from_raw(lp.cast::<MaybeUninit<uv_loop_t>>()) });
-        }
-        // else leak it: libuv may still point into it, freeing would be worse.
+        // A borrowed loop is its owner's: never closed here. Its owner's
+        // next run calls the close callbacks, which need no context.
 
         // SAFETY: from `Box::into_raw` in `new`; no callback can borrow it
         // any more (the loop no longer runs) and `ctx()` borrows have ended.
@@ -216,14 +225,17 @@ impl Drop for RawLoop {
     }
 }
 
-/// `uv_walk` callback of teardown: closes a handle not closing yet.
-unsafe extern "C" fn close_open(handle: *mut uv_handle_t, _arg: *mut c_void) {
-    // SAFETY: uv_walk passes live handles of the walked loop, a loop of this
-    // crate, so `close_any`'s contract holds once the handle is not closing.
-    unsafe {
-        if uv::uv_is_closing(handle) == 0 {
-            close_any(handle);
-        }
+/// `uv_walk` callback of teardown: detaches and closes the handles of the
+/// context `arg`, dropping their callbacks uncalled.
+unsafe extern "C" fn detach_ours(handle: *mut uv_handle_t, arg: *mut c_void) {
+    let ctx = arg.cast_const().cast::<LoopCtx>();
+    // SAFETY: uv_walk passes live handles of the walked loop; `arg` is the
+    // context of the `RawLoop` being torn down, live for the whole walk.
+    let callback = unsafe { detach_and_close(handle, ctx) };
+    if let Some(callback) = callback {
+        // SAFETY: as above. User code runs in the callback's Drop: never
+        // let it unwind into C.
+        unsafe { &*ctx }.guard(move || drop(callback));
     }
 }
 
@@ -237,7 +249,22 @@ pub(crate) struct LoopState {
 impl LoopState {
     /// A fresh loop with its turn handles.
     pub(crate) fn new() -> Result<Rc<LoopState>> {
-        let raw = RawLoop::new()?;
+        LoopState::with(RawLoop::new()?)
+    }
+
+    /// This crate's context and turn handles on a loop someone else owns.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is an initialised loop of the libuv this crate links, used on
+    /// this thread only, that outlives the returned state and every handle
+    /// made on it (their memory is freed by the owner's next run after the
+    /// state is gone).
+    pub(crate) unsafe fn borrowed(raw: NonNull<uv_loop_t>) -> Result<Rc<LoopState>> {
+        LoopState::with(RawLoop::attach(raw, false))
+    }
+
+    fn with(raw: RawLoop) -> Result<Rc<LoopState>> {
         // On failure `raw` is dropped, and its teardown closes whatever
         // turn handle was already initialised.
         let turn = Turn::new(&raw)?;
@@ -247,6 +274,11 @@ impl LoopState {
     /// The loop, for `uv_*_init` calls.
     pub(crate) fn loop_ptr(&self) -> *mut uv_loop_t {
         self.raw.as_ptr()
+    }
+
+    /// The context handles carry in their `data`.
+    pub(crate) fn ctx_ptr(&self) -> *const LoopCtx {
+        self.raw.ctx_ptr()
     }
 
     /// `uv_run`; resumes a panic caught in a callback of this run.

@@ -10,6 +10,7 @@
 //!   loop teardown is the only other place that closes handles, and it only
 //!   starts once the last strong reference is gone.
 
+mod async_wake;
 mod error;
 mod handle;
 mod loop_state;
@@ -18,6 +19,7 @@ mod signal;
 mod timer;
 mod turn;
 
+pub(crate) use async_wake::{Async, Target};
 pub(crate) use loop_state::LoopState;
 pub(crate) use poll::Poll;
 pub(crate) use signal::Signal;

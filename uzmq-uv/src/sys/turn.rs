@@ -11,7 +11,7 @@ use std::ptr::NonNull;
 use libuv_sys2::{self as uv, uv_check_t, uv_idle_t};
 use uzmq_core::Result;
 
-use super::handle::{HandleBlock, alloc, close, raw_of};
+use super::handle::{HandleBlock, alloc, close, ctx_of, raw_of};
 use super::loop_state::{LoopCtx, RawLoop};
 
 /// The loop's check and idle handles. No `Drop`: both belong to the loop and
@@ -24,12 +24,13 @@ impl Turn {
     /// Creates and starts the (unref'd) check handle, and the idle handle,
     /// stopped.
     pub(crate) fn new(lp: &RawLoop) -> Result<Turn> {
+        let ctx = lp.ctx_ptr();
         let lp = lp.as_ptr();
         // SAFETY: `lp` is an initialised loop; `handle` is the block's handle
         // at its final address. `uv_check_start` cannot fail with a callback
         // given, and `uv_unref` of the started check keeps it from holding
         // the loop alive.
-        let check = alloc::<uv_check_t>(None, |handle| unsafe {
+        let check = alloc::<uv_check_t>(ctx, None, |handle| unsafe {
             let rc = uv::uv_check_init(lp, handle);
             if rc == 0 {
                 uv::uv_check_start(handle, Some(check_cb));
@@ -38,7 +39,7 @@ impl Turn {
             rc
         })?;
         // SAFETY: as above, for `uv_idle_init`.
-        let idle = alloc::<uv_idle_t>(None, |handle| unsafe { uv::uv_idle_init(lp, handle) });
+        let idle = alloc::<uv_idle_t>(ctx, None, |handle| unsafe { uv::uv_idle_init(lp, handle) });
         match idle {
             Ok(idle) => Ok(Turn { idle }),
             Err(e) => {
@@ -72,10 +73,11 @@ impl Turn {
 
 /// Check phase: the turn hook, when armed.
 unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
-    // SAFETY: libuv passes the live check handle; its loop's context
-    // outlives every callback of the loop.
-    let ctx = unsafe { LoopCtx::of(uv::uv_handle_get_loop(handle.cast())) };
-    ctx.run_turn();
+    // SAFETY: libuv passes the live check handle, made by `alloc`, whose
+    // context (while attached) outlives it.
+    if let Some(ctx) = unsafe { ctx_of(handle.cast()) } {
+        ctx.run_turn();
+    }
 }
 
 /// Idle phase: nothing to do; the idle handle exists only to keep the loop

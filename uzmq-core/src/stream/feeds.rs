@@ -1,0 +1,70 @@
+//! The channels that feed a stream handle's write queue from other threads
+//! (one per `sender()` call), as the loop side sees them.
+
+use std::sync::Arc;
+
+use super::channel::Channel;
+use super::completion::Done;
+use super::write_queue::WriteQueue;
+use crate::{Error, Reactor, Socket};
+
+pub(super) struct Feeds<R: Reactor> {
+    /// Channels with a sender left (or news not looked at yet).
+    open: Vec<Arc<Channel<R>>>,
+    /// Channels done with, for the loop to forget (outside the borrow).
+    retired: Vec<Arc<Channel<R>>>,
+    /// Whether the handle keeps the loop alive for its senders.
+    pub(super) holding: bool,
+}
+
+impl<R: Reactor> Default for Feeds<R> {
+    fn default() -> Self {
+        Feeds {
+            open: Vec::new(),
+            retired: Vec::new(),
+            holding: false,
+        }
+    }
+}
+
+impl<R: Reactor> Feeds<R> {
+    pub(super) fn add(&mut self, channel: Arc<Channel<R>>) {
+        self.open.push(channel);
+    }
+
+    /// Whether a sender is left: the handle waits for other threads.
+    pub(super) fn is_live(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Moves what every channel handed over into `queue`, each message
+    /// tagged to release its unit of capacity when done; retires the
+    /// channels whose senders are all gone.
+    pub(super) fn take_into<S: Socket>(&mut self, queue: &mut WriteQueue<Done<R, S>>) {
+        let mut i = 0;
+        while let Some(channel) = self.open.get(i) {
+            let taken = channel.take(|parts| {
+                queue.push(parts.into_iter(), Some(Done::Channel(channel.clone())));
+            });
+            if taken.senders {
+                i += 1;
+            } else {
+                self.retired.push(self.open.swap_remove(i));
+            }
+        }
+    }
+
+    /// Refuses every channel with `e` (close, a fatal error, shutdown) and
+    /// wakes their blocked senders.
+    pub(super) fn refuse_all(&mut self, e: Error) {
+        for channel in self.open.drain(..) {
+            channel.refuse(e);
+            self.retired.push(channel);
+        }
+    }
+
+    /// The channels the loop must forget.
+    pub(super) fn take_retired(&mut self) -> Vec<Arc<Channel<R>>> {
+        std::mem::take(&mut self.retired)
+    }
+}
