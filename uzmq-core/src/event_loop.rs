@@ -340,7 +340,10 @@ impl<R: Reactor> LoopShared<R> {
 
     /// Forgets a channel that closed.
     pub(crate) fn forget_channel(&self, channel: &Arc<Channel<R>>) {
-        let old = self.channel_owners.borrow_mut().remove(&channel_key(channel));
+        let old = self
+            .channel_owners
+            .borrow_mut()
+            .remove(&channel_key(channel));
         drop(old);
     }
 

@@ -39,9 +39,9 @@ pub use poll::PollHandle;
 pub use reactor::{
     AsyncWake, LoopCallback, RawAsync, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil,
 };
+pub use remote::Remote;
 pub use signal::SignalHandle;
 pub use socket::{Io, RawFd, Socket};
-pub use remote::Remote;
 pub use stream::{DEFAULT_READ_BATCH, SenderHandle, StreamHandle};
 pub use timer::TimerHandle;
 

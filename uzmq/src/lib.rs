@@ -9,7 +9,10 @@
 //!   callback, and sends the messages you queue, in order, exactly once,
 //!   each with an optional completion callback.
 //!
-//! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle.
+//! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle;
+//! [`Remote`] and [`Sender`] reach a loop from other threads, and
+//! [`uv`] with [`Loop::as_raw`] / [`Loop::from_raw`] share it with other
+//! libuv code.
 //!
 //! ```
 //! use uzmq::{zmq, Loop, RunMode, Zmq};
@@ -95,13 +98,16 @@
 //!   `Send`: create, bind or connect it wherever is convenient, move it
 //!   into the loop's thread, and wrap it there with [`Zmq::new`] or
 //!   [`ZmqPoll::new`].
-//! - To pass data to the loop's thread later on, send it through a zmq
-//!   socket: for instance an `inproc://` PUSH in the producing thread and a
-//!   PULL read by a [`Zmq`] handle on the loop (each thread owns its socket;
-//!   sockets of one context connect across threads).
-//!
-//! There is no other thread-safe way into a loop in this version: nothing
-//! of a loop may be touched from another thread.
+//! - To hand work or messages to the loop from other threads, use its
+//!   door: [`Loop::remote`] gives a [`Remote`] (`Send + Sync`) whose
+//!   [`post`](Remote::post) runs a function on the loop's thread, and
+//!   [`Zmq::sender`] gives a [`Sender`] (`Send + Sync`) that hands
+//!   messages to a handle's write queue, with a bounded capacity. Nothing
+//!   else of a loop may be touched from another thread.
+//! - Data can also cross through zmq sockets: an `inproc://` PUSH in the
+//!   producing thread and a PULL read by a [`Zmq`] handle on the loop
+//!   (each thread owns its socket; sockets of one context connect across
+//!   threads).
 //!
 //! ```
 //! use std::cell::RefCell;
@@ -153,21 +159,32 @@
 //! needs_send(handle);
 //! # Ok::<(), uzmq::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the one exception is `Loop::from_raw`, an `unsafe
+// fn` by nature (it trusts a raw libuv loop), which only delegates to
+// uzmq-uv, where all unsafe code lives.
+#![deny(unsafe_code)]
 
 mod event_loop;
 mod poll;
+mod remote;
+mod sender;
 mod signal;
 mod stream;
 mod timer;
 
 pub use event_loop::Loop;
 pub use poll::ZmqPoll;
+pub use remote::Remote;
+pub use sender::Sender;
 pub use signal::Signal;
 pub use stream::Zmq;
 pub use timer::Timer;
 // Inlined, so that these items are documented in this crate and links to
 // them resolve also when only this crate's docs are built (`--no-deps`).
+/// The `libuv-sys2` crate uzmq is built with (libuv's C API), so other
+/// libuv handles can live on a uzmq loop: see [`Loop::as_raw`] and
+/// [`Loop::from_raw`].
+pub use libuv_sys2 as uv;
 #[doc(inline)]
 pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};
 pub use uzmq_zmq::set_int_option;

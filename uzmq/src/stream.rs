@@ -4,7 +4,7 @@ use uzmq_core::{Multipart, Result, StreamHandle};
 use uzmq_uv::UvLoop;
 use uzmq_zmq::ZmqSocket;
 
-use crate::Loop;
+use crate::{Loop, Sender};
 
 /// A stream handle: every whole message received goes to the read
 /// callback, in order; writes are queued and sent in order, exactly once.
@@ -113,6 +113,14 @@ impl Zmq {
         M: Into<zmq::Message>,
     {
         self.0.write_with(parts, move |h, r| cb(&Zmq(h.clone()), r))
+    }
+
+    /// A new channel from other threads into this handle's write queue: at
+    /// most `capacity` of its messages handed over and not yet taken by
+    /// libzmq. `Err(Zmq(EINVAL))` for a zero capacity, `Err(Zmq(ENOTSUP))`
+    /// on a socket type that cannot send (PULL, SUB). See [`Sender`].
+    pub fn sender(&self, capacity: usize) -> Result<Sender> {
+        self.0.sender(capacity).map(Sender)
     }
 
     /// Now, bypassing the loop: sends what libzmq takes (also when

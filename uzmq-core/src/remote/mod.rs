@@ -29,12 +29,10 @@ impl<R: Reactor> Remote<R> {
     /// this call). `Err(Closed)` once the loop is gone; `f` is then
     /// dropped uncalled, before this returns.
     pub fn post(&self, f: impl FnOnce(&EventLoop<R>) + Send + 'static) -> Result<()> {
-        self.door
-            .push(Work::Call(Box::new(f)))
-            .map_err(|refused| {
-                drop(refused);
-                Error::Closed
-            })
+        self.door.push(Work::Call(Box::new(f))).map_err(|refused| {
+            drop(refused);
+            Error::Closed
+        })
     }
 
     /// Whether the loop is gone.

@@ -318,7 +318,8 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
             return Err(Error::Closed);
         }
         let channel = Channel::new(capacity, door);
-        lp.shared().own_channel(&channel, self.inner.weak_loop_handle());
+        lp.shared()
+            .own_channel(&channel, self.inner.weak_loop_handle());
         self.inner.st.borrow_mut().feeds.add(channel.clone());
         self.inner.changed(false);
         Ok(SenderHandle::new(channel))
@@ -458,7 +459,13 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let holds = st.holds_loop();
             let hold = (holds != st.feeds.holding).then_some(holds);
             st.feeds.holding = holds;
-            (wants, watched, st.is_active(), hold, st.feeds.take_retired())
+            (
+                wants,
+                watched,
+                st.is_active(),
+                hold,
+                st.feeds.take_retired(),
+            )
         };
         if hold.is_some() || !retired.is_empty() {
             if let Ok(lp) = self.event_loop() {

@@ -26,7 +26,6 @@ use uzmq_core::{LoopCallback, Result};
 use super::error::check;
 use super::loop_state::{LoopCtx, LoopState};
 
-
 /// One handle's heap block.
 ///
 /// `repr(C)` with the handle first, so the `*mut H` (or `*mut uv_handle_t`)
@@ -120,7 +119,10 @@ pub(crate) unsafe fn detach_and_close(
     ctx: *const LoopCtx,
 ) -> Option<LoopCallback> {
     // SAFETY: live handle (caller's contract).
-    if !ptr::eq(unsafe { uv::uv_handle_get_data(handle) }.cast_const(), ctx.cast()) {
+    if !ptr::eq(
+        unsafe { uv::uv_handle_get_data(handle) }.cast_const(),
+        ctx.cast(),
+    ) {
         return None;
     }
     // SAFETY: ours, so a block of the type its handle type names (above).
