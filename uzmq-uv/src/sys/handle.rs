@@ -119,10 +119,8 @@ pub(crate) unsafe fn detach_and_close(
     ctx: *const LoopCtx,
 ) -> Option<LoopCallback> {
     // SAFETY: live handle (caller's contract).
-    if !ptr::eq(
-        unsafe { uv::uv_handle_get_data(handle) }.cast_const(),
-        ctx.cast(),
-    ) {
+    let data = unsafe { uv::uv_handle_get_data(handle) };
+    if !ptr::eq(data.cast_const(), ctx.cast()) {
         return None;
     }
     // SAFETY: ours, so a block of the type its handle type names (above).
