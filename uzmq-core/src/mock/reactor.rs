@@ -438,8 +438,8 @@ impl MockReactor {
         self.st.borrow().clock
     }
 
-    /// True when the loop has nothing to do now: the turn is disarmed and no
-    /// started watch has a readable fd (a real loop would block in poll,
+    /// True when the loop has nothing to do now: the turn is disarmed, no
+    /// async handle was woken, and no started watch has a readable fd (a real loop would block in poll,
     /// costing no CPU, until a timer or an outside event).
     pub fn is_quiescent(&self) -> bool {
         let st = self.st.borrow();
@@ -448,6 +448,7 @@ impl MockReactor {
                 .watches
                 .values()
                 .any(|w| w.started && fd_table::is_readable(w.fd) == Some(true))
+            && st.woken_asyncs().next().is_none()
     }
 
     /// Runs the callback in `slot`, with no borrow held during the call.
