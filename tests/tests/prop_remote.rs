@@ -112,6 +112,9 @@ struct World {
     stopped: bool,
     /// Messages the loop's own thread wrote.
     own_written: usize,
+    /// Per channel, how many were handed over when `shutdown` was called:
+    /// those are sent before the handle closes.
+    at_shutdown: Option<Vec<usize>>,
 }
 
 /// Counts a posted function dropped without running.
@@ -175,6 +178,7 @@ impl World {
             terminated: false,
             stopped: false,
             own_written: 0,
+            at_shutdown: None,
         }
     }
 
@@ -427,8 +431,13 @@ impl World {
             Step::Close => {
                 self.h.close();
                 self.ended = true;
+                self.at_shutdown = None;
             }
             Step::Shutdown => {
+                if !self.ended {
+                    let handed = self.shared.borrow().handed.iter().map(Vec::len).collect();
+                    self.at_shutdown = Some(handed);
+                }
                 self.h.shutdown(|_, _| {});
                 self.ended = true;
             }
@@ -437,6 +446,7 @@ impl World {
                 self.terminated = true;
             }
             Step::DropLoop => {
+                self.at_shutdown = None;
                 self.loop_gone.store(true, Ordering::SeqCst);
                 self.lp = None;
                 self.ended = true;
@@ -480,6 +490,17 @@ impl World {
             if ran != posted {
                 sh.violations
                     .push(format!("{} posted functions never ran", posted - ran));
+            }
+            if let Some(at_shutdown) = self.at_shutdown.as_ref().filter(|_| !self.terminated) {
+                for (c, got) in self.received.iter().enumerate() {
+                    if got.len() < at_shutdown[c] {
+                        sh.violations.push(format!(
+                            "channel {c}: {} handed over before shutdown, {} sent",
+                            at_shutdown[c],
+                            got.len()
+                        ));
+                    }
+                }
             }
             if !self.ended && !self.terminated {
                 for (c, got) in self.received.iter().enumerate() {
