@@ -228,6 +228,7 @@ impl<R: Reactor> fmt::Debug for SenderHandle<R> {
         f.debug_struct("Sender")
             .field("outstanding", &st.outstanding)
             .field("capacity", &st.capacity)
+            .field("blocked", &st.waiting)
             .field("closed", &st.refusal.is_some())
             .finish()
     }
