@@ -543,16 +543,18 @@ fn calls_after_close() {
     run_to_end(&lp, LIMIT, "nothing");
     assert_eq!(closes.get(), 1);
 
-    // A socket-type refusal comes first, closed or not.
+    // On a closed handle, Closed wins over a socket-type refusal.
     let pull = Zmq::new(&lp, socket(&ctx, zmq::PULL)).expect("PULL");
-    pull.close();
     assert_eq!(pull.write("x"), Err(Error::Zmq(zmq::Error::ENOTSUP)));
+    pull.close();
+    assert_eq!(pull.write("x"), Err(Error::Closed));
     let push = Zmq::new(&lp, socket(&ctx, zmq::PUSH)).expect("PUSH");
-    push.close();
     assert_eq!(
         push.start_read(|_, _| {}),
         Err(Error::Zmq(zmq::Error::ENOTSUP))
     );
+    push.close();
+    assert_eq!(push.start_read(|_, _| {}), Err(Error::Closed));
 
     // ZmqPoll and Timer.
     let p = ZmqPoll::new(&lp, socket(&ctx, zmq::PULL)).expect("poll");
