@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
+use crate::executor::{self, Executor};
 use crate::remote::{Door, Remote, Work};
 use crate::stream::Channel;
 use crate::{DEFAULT_READ_BATCH, Error, RawAsync, Reactor, Result, RunMode};
@@ -52,6 +53,8 @@ pub(crate) struct LoopShared<R: Reactor> {
     /// Handles that keep the loop alive through the async handle (a live
     /// `Sender` with nothing else to wait on).
     holds: Cell<usize>,
+    /// The executor, made on first use.
+    executor: RefCell<Option<Rc<Executor<R>>>>,
 }
 
 /// The loop side of the door: the async handle and the turn that drains
@@ -124,6 +127,7 @@ impl<R: Reactor> EventLoop<R> {
             remote: RefCell::new(None),
             channel_owners: RefCell::new(HashMap::new()),
             holds: Cell::new(0),
+            executor: RefCell::new(None),
         });
         let weak = Rc::downgrade(&shared);
         shared.reactor.set_turn_hook(Box::new(move || {
@@ -178,6 +182,62 @@ impl<R: Reactor> EventLoop<R> {
     /// Whether anything is active or closing, or posted work waits.
     pub fn alive(&self) -> bool {
         self.shared.reactor.alive() || self.shared.door_pending()
+    }
+
+    /// Runs `fut` on this loop: first polled from the next turn (never
+    /// inside this call), then whenever it is woken. A task that is ready
+    /// to be polled is work for `run`; one that waits keeps nothing alive
+    /// by itself. When the loop goes, its tasks are cancelled (their
+    /// futures dropped, on this thread). A panic in a task resumes from
+    /// `run`.
+    pub fn spawn_local(&self, fut: impl std::future::Future<Output = ()> + 'static) -> Result<()> {
+        let door = self.door();
+        self.executor().spawn(fut, door);
+        Ok(())
+    }
+
+    /// Runs the loop until `fut` completes, and returns its output.
+    /// `Err(Reentrant)` from inside a callback or task of this loop.
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> Result<F::Output> {
+        executor::block_on(self, fut)
+    }
+
+    pub(crate) fn executor(&self) -> Rc<Executor<R>> {
+        self.shared.executor()
+    }
+
+    /// Whether `run` (or a `block_on` poll) is under way.
+    pub(crate) fn is_running(&self) -> bool {
+        self.shared.running.get()
+    }
+
+    /// Runs `f` as if inside `run`: `run` and `block_on` from it are
+    /// `Err(Reentrant)`.
+    pub(crate) fn while_running<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        if self.shared.running.replace(true) {
+            return Err(Error::Reentrant);
+        }
+        struct Reset<'a>(&'a Cell<bool>);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _reset = Reset(&self.shared.running);
+        Ok(f())
+    }
+
+    /// Keeps the loop alive through its async handle until the guard goes.
+    pub(crate) fn hold_while(&self) -> impl Drop + '_ {
+        struct Held<'a, R: Reactor>(&'a LoopShared<R>);
+        impl<R: Reactor> Drop for Held<'_, R> {
+            fn drop(&mut self) {
+                self.0.hold(false);
+            }
+        }
+        let _ = self.shared.door();
+        self.shared.hold(true);
+        Held(&self.shared)
     }
 
     /// A door into this loop for other threads. Made on first use (one
@@ -249,6 +309,15 @@ impl<R: Reactor> LoopShared<R> {
         door
     }
 
+    fn executor(self: &Rc<Self>) -> Rc<Executor<R>> {
+        if let Some(exec) = &*self.executor.borrow() {
+            return exec.clone();
+        }
+        let exec = Executor::new(Rc::downgrade(self));
+        *self.executor.borrow_mut() = Some(exec.clone());
+        exec
+    }
+
     fn door_pending(&self) -> bool {
         self.remote
             .borrow()
@@ -315,6 +384,8 @@ impl<R: Reactor> LoopShared<R> {
                 None => break,
                 Some(Work::Call(f)) => f(&lp),
                 Some(Work::Channel(channel)) => self.poke_owner(&channel),
+                Some(Work::Task(runnable)) => self.executor().arrived(runnable),
+                Some(Work::Nudge) => {}
             }
         }
     }
@@ -487,7 +558,13 @@ impl<R: Reactor> Drop for LoopShared<R> {
         // Close every handle still on this loop; their callbacks are
         // dropped uncalled. Taken out first: dropping a callback may drop
         // other handles, which then find the loop gone and leave it alone.
-        // First the door: other threads are refused from now on, and the
+        // First the tasks: cancelled, their futures dropped here, while
+        // the door still takes the wakes that cancelling may cause.
+        let executor = self.executor.borrow_mut().take();
+        if let Some(executor) = executor {
+            executor.shut_down();
+        }
+        // Then the door: other threads are refused from now on, and the
         // async handle is closed (its backend makes sure no thread is
         // inside a wake by then). Posted work is dropped uncalled.
         let remote = self.remote.borrow_mut().take();

@@ -19,12 +19,15 @@ mod callback_slot;
 mod error;
 mod event_loop;
 mod events;
+mod executor;
 mod fd_watch;
 mod handle_shell;
 mod poll;
 mod reactor;
+mod ready;
 mod remote;
 mod signal;
+mod sleep;
 mod socket;
 mod stream;
 mod timer;
@@ -39,10 +42,12 @@ pub use poll::PollHandle;
 pub use reactor::{
     AsyncWake, LoopCallback, RawAsync, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil,
 };
+pub use ready::Ready;
 pub use remote::Remote;
 pub use signal::SignalHandle;
+pub use sleep::Sleep;
 pub use socket::{Io, RawFd, Socket};
-pub use stream::{DEFAULT_READ_BATCH, SenderHandle, StreamHandle};
+pub use stream::{DEFAULT_READ_BATCH, Recv, Send, SenderHandle, StreamHandle};
 pub use timer::TimerHandle;
 
 /// A multipart message: the frames as libzmq gave them, no copy.

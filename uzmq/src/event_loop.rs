@@ -1,6 +1,7 @@
 //! `Loop`: a libuv loop (`uv_loop_t`) with uzmq's handle bookkeeping.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::ptr::NonNull;
 
 use uzmq_core::{Error, EventLoop, Result, RunMode};
@@ -81,6 +82,65 @@ impl Loop {
     /// posted work waits.
     pub fn alive(&self) -> bool {
         self.0.alive()
+    }
+
+    /// Runs the loop until `fut` completes and returns its output; other
+    /// handles and tasks run meanwhile. `fut` is polled on this thread
+    /// (it need not be `Send` or `'static`). `Err(Error::Reentrant)` from
+    /// inside a callback or task of this loop; a panic in a callback or
+    /// task resumes from here.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uzmq::{zmq, Loop, Timer, Zmq};
+    ///
+    /// let ctx = zmq::Context::new();
+    /// let lp = Loop::new()?;
+    /// let pull = ctx.socket(zmq::PULL)?;
+    /// pull.bind("inproc://block-on")?;
+    /// let push = ctx.socket(zmq::PUSH)?;
+    /// push.connect("inproc://block-on")?;
+    /// let (reader, writer) = (Zmq::new(&lp, pull)?, Zmq::new(&lp, push)?);
+    ///
+    /// let got = lp.block_on(async {
+    ///     Timer::sleep(&lp, Duration::from_millis(1)).await;
+    ///     writer.send(["hello"]).await?;
+    ///     reader.recv().await
+    /// })??;
+    /// assert_eq!(&got[0][..], b"hello");
+    /// # Ok::<(), uzmq::Error>(())
+    /// ```
+    pub fn block_on<F: Future>(&self, fut: F) -> Result<F::Output> {
+        self.0.block_on(fut)
+    }
+
+    /// Runs `fut` as a task on this loop: first polled from the loop's
+    /// next turn (never inside this call), then each time it is woken, in
+    /// the order tasks were woken, under the same per-iteration bound as
+    /// handles. A wake on the loop's thread costs no system call; a wake
+    /// from another thread goes through the loop's [`Remote`]. A task that
+    /// is ready to be polled is work for `run(RunMode::Default)`; one that
+    /// waits keeps the loop alive only through what it waits on (a pending
+    /// `recv()`, `send()`, `ready()` or `sleep()` does). When the loop
+    /// goes, its tasks are cancelled. A panic in a task resumes from
+    /// [`run`](Self::run) (or [`block_on`](Self::block_on)).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use uzmq::{Loop, RunMode};
+    ///
+    /// let lp = Loop::new()?;
+    /// let done = Rc::new(Cell::new(false));
+    /// let d = done.clone();
+    /// lp.spawn_local(async move { d.set(true) })?;
+    /// assert!(!done.get(), "never polled inside spawn_local");
+    /// lp.run(RunMode::Default)?;
+    /// assert!(done.get());
+    /// # Ok::<(), uzmq::Error>(())
+    /// ```
+    pub fn spawn_local(&self, fut: impl Future<Output = ()> + 'static) -> Result<()> {
+        self.0.spawn_local(fut)
     }
 
     /// A door into this loop for other threads (see [`Remote`]). Every

@@ -170,6 +170,7 @@ mod remote;
 mod sender;
 mod signal;
 mod stream;
+mod stream_async;
 mod timer;
 
 pub use event_loop::Loop;
@@ -178,6 +179,7 @@ pub use remote::Remote;
 pub use sender::Sender;
 pub use signal::Signal;
 pub use stream::Zmq;
+pub use stream_async::{Messages, SINK_BUFFER, ZmqSink};
 pub use timer::Timer;
 // Inlined, so that these items are documented in this crate and links to
 // them resolve also when only this crate's docs are built (`--no-deps`).

@@ -1,5 +1,6 @@
 //! `ZmqPoll`: readiness of a zmq socket on the loop, level-triggered.
 
+use std::future::Future;
 use std::time::Duration;
 
 use uzmq_core::{Error, Events, PollHandle, Result};
@@ -99,6 +100,34 @@ impl ZmqPoll {
             .start_with_timeout(events, timeout, move |h, ev, err| {
                 cb(&ZmqPoll(h.clone()), ev, err)
             })
+    }
+
+    /// Resolves with the requested `events` that are true, once one is
+    /// (`ZMQ_EVENTS`, as a callback would get them). The handle must not be
+    /// started: the future starts it for one report when first polled and
+    /// stops it when it resolves or is dropped. The refusals of
+    /// [`start`](Self::start) apply, and `Err(Zmq(EBUSY))` on a started
+    /// handle. Pending, it keeps the handle active; if the handle closes
+    /// meanwhile it resolves with `Err(Closed)`.
+    ///
+    /// ```
+    /// use uzmq::{zmq, Events, Loop, ZmqPoll};
+    ///
+    /// let ctx = zmq::Context::new();
+    /// let lp = Loop::new()?;
+    /// let pull = ctx.socket(zmq::PULL)?;
+    /// pull.bind("inproc://ready")?;
+    /// let push = ctx.socket(zmq::PUSH)?;
+    /// push.connect("inproc://ready")?;
+    /// push.send("ping", 0)?;
+    /// let h = ZmqPoll::new(&lp, pull)?;
+    /// let ready = lp.block_on(h.ready(Events::READABLE))??;
+    /// assert_eq!(ready, Events::READABLE);
+    /// assert_eq!(h.socket().recv_bytes(zmq::DONTWAIT)?, b"ping");
+    /// # Ok::<(), uzmq::Error>(())
+    /// ```
+    pub fn ready(&self, events: Events) -> impl Future<Output = Result<Events>> + use<> {
+        self.0.ready(events)
     }
 
     /// No more callbacks until `start`.

@@ -1,5 +1,6 @@
 //! `Timer`: a libuv timer whose callback gets the timer.
 
+use std::future::Future;
 use std::time::Duration;
 
 use uzmq_core::{Result, TimerHandle};
@@ -37,6 +38,25 @@ use crate::Loop;
 pub struct Timer(TimerHandle<UvLoop>);
 
 impl Timer {
+    /// Resolves after `d` of loop time, counted from this call (the loop
+    /// time is refreshed first). A pending sleep keeps the loop alive (its
+    /// own timer is started); dropped, its timer is closed. Once the loop
+    /// is gone it never resolves.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uzmq::{Loop, Timer};
+    ///
+    /// let lp = Loop::new()?;
+    /// let before = lp.now();
+    /// lp.block_on(Timer::sleep(&lp, Duration::from_millis(5)))?;
+    /// assert!(lp.now() >= before + 5);
+    /// # Ok::<(), uzmq::Error>(())
+    /// ```
+    pub fn sleep(lp: &Loop, d: Duration) -> impl Future<Output = ()> + use<> {
+        TimerHandle::sleep(&lp.0, d)
+    }
+
     /// A stopped timer on `lp`.
     pub fn new(lp: &Loop) -> Result<Timer> {
         Ok(Timer(TimerHandle::new(&lp.0)?))

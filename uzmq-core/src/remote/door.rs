@@ -32,6 +32,10 @@ pub(crate) enum Work<R: Reactor> {
     /// This channel has messages (or lost its last sender): its handle
     /// takes a look.
     Channel(Arc<Channel<R>>),
+    /// A task of the loop's executor was woken on another thread.
+    Task(async_task::Runnable),
+    /// Nothing to do but wake the loop (a `block_on` future was woken).
+    Nudge,
 }
 
 struct Inbox<R: Reactor> {

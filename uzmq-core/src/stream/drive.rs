@@ -61,6 +61,15 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             self.fail(&h, e);
         }
         self.take_handed_over();
+        {
+            let mut st = self.st.borrow_mut();
+            if mode == Mode::Turn {
+                // The turn renews what `recv()`/`send()` futures may do
+                // directly before the next one.
+                st.readers.budget = st.read_batch;
+            }
+            st.readers.told_readable = false;
+        }
         let batch = self.st.borrow().read_batch;
         // Attempts, not successes: a send or receive that libzmq refuses
         // uses one up too, so no step can go round without progress.
@@ -69,8 +78,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         // Whether a socket call was made, and whether the last one was an
         // events read made while a direction was refused (see `retry`).
         let (mut called, mut exposed) = (false, false);
+        // A `recv()` future was told of a message this step.
+        let mut told = false;
         let capped = loop {
-            let (want, refused, capped) = self.wanted(mode, reads_left, writes_left);
+            let (want, refused, capped) =
+                self.wanted(mode, if told { 0 } else { reads_left }, writes_left, told);
             if want.is_empty() || want == refused {
                 // Nothing to do, or every direction waits for the fd and the
                 // last socket call was its own refused attempt: an events
@@ -99,9 +111,16 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 self.after_attempt(Events::WRITABLE, sent);
             }
             if ready.contains(Events::READABLE) {
-                let handed = self.recv_ready(&h, mode, &mut reads_left, &mut writes_left);
-                count += handed.moved;
-                self.after_attempt(Events::READABLE, handed);
+                if self.st.borrow().read_cb.is_set() {
+                    let handed = self.recv_ready(&h, mode, &mut reads_left, &mut writes_left);
+                    count += handed.moved;
+                    self.after_attempt(Events::READABLE, handed);
+                } else if self.tell_first_reader() {
+                    // The first `recv()` in line receives it, in its own
+                    // poll: this step is done with reading (no events read
+                    // may come between that tell and the receive).
+                    told = true;
+                }
             }
         };
         drop(driving);
@@ -145,7 +164,13 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// libzmq's answer. The fd is asked here, before that read, because
     /// the read consumes the signal. A direction the handle stopped waiting
     /// for forgets its refusal: when it comes back, it tries once more.
-    fn wanted(&self, mode: Mode, reads_left: usize, writes_left: usize) -> (Events, Events, bool) {
+    fn wanted(
+        &self,
+        mode: Mode,
+        reads_left: usize,
+        writes_left: usize,
+        told: bool,
+    ) -> (Events, Events, bool) {
         let mut st = self.st.borrow_mut();
         let Some((readable, writable)) = st.directions(mode) else {
             return (Events::empty(), Events::empty(), false);
@@ -163,7 +188,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             if wanted && left > 0 {
                 want |= bit;
             }
-            capped |= wanted && left == 0;
+            // A told reader holds reading back, not a cap.
+            capped |= wanted && left == 0 && !(told && bit == Events::READABLE);
         }
         st.refused &= waiting;
         if !(st.refused & want).is_empty() && self.kind.socket.is_signalled() {
@@ -338,7 +364,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
 
     /// One whole message (continuing `parts`, usually empty), or `None`
     /// when libzmq has none now.
-    fn recv_message(&self, mut parts: Multipart) -> Result<Option<Multipart>> {
+    pub(super) fn recv_message(&self, mut parts: Multipart) -> Result<Option<Multipart>> {
         if parts.capacity() == 0 {
             // Most messages have one frame: no growth step on the hot path.
             parts.reserve_exact(1);
@@ -364,7 +390,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
 
     /// The socket failed for good: the read callback gets the error once,
     /// queued writes get it too, a shutdown ends with it.
-    fn fail(self: &Rc<Self>, h: &StreamHandle<R, S>, e: Error) {
+    pub(super) fn fail(self: &Rc<Self>, h: &StreamHandle<R, S>, e: Error) {
         let (was_reading, queued) = {
             let mut st = self.st.borrow_mut();
             let was_reading = match &mut st.stream {
@@ -384,8 +410,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             };
             st.feeds.refuse_all(e);
             let queued: Vec<_> = st.queue.drain().collect();
-            (was_reading, queued)
+            (was_reading, (queued, st.readers.take_all()))
         };
+        // Pending `recv()` futures find the error when polled.
+        let (queued, readers) = queued;
+        drop(readers);
         if was_reading {
             if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) {
                 (cb.get())(h, Err(e));

@@ -6,6 +6,8 @@ mod channel;
 mod completion;
 mod drive;
 mod feeds;
+mod readers;
+mod recv;
 mod retry;
 mod state;
 mod write_queue;
@@ -20,8 +22,10 @@ use crate::handle_shell::{Kind, Shell};
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 pub(crate) use channel::Channel;
 pub use channel::SenderHandle;
-use completion::Done;
+use completion::{Done, SendSlot, SlotRef};
 use feeds::Feeds;
+use readers::{Readers, Wakers};
+pub use recv::{Recv, Send};
 use retry::Retry;
 use state::{Flow, State, Stream};
 use write_queue::WriteQueue;
@@ -58,6 +62,8 @@ struct Taken<R: Reactor, S: Socket> {
     cancelled: Vec<Cancelled<R, S>>,
     watch: Option<R::Watch>,
     retry: Option<R::Timer>,
+    /// Pending `recv()` futures, woken (after the borrow) to find out.
+    readers: Wakers,
 }
 
 impl<R: Reactor, S: Socket> Default for Taken<R, S> {
@@ -70,6 +76,7 @@ impl<R: Reactor, S: Socket> Default for Taken<R, S> {
             cancelled: Vec::new(),
             watch: None,
             retry: None,
+            readers: Wakers::default(),
         }
     }
 }
@@ -102,6 +109,7 @@ impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
         Taken {
             read_cb: st.read_cb.clear(),
             partial: std::mem::take(&mut st.partial),
+            readers: st.readers.take_all(),
             ..Taken::default()
         }
     }
@@ -138,6 +146,7 @@ impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
             cancelled: std::mem::take(&mut st.cancelled),
             watch: st.watch.as_mut().and_then(FdWatch::close),
             retry: st.retry.close(),
+            readers: st.readers.take_all(),
         }
     }
 
@@ -193,6 +202,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 read_batch: DEFAULT_READ_BATCH,
                 queue_limit: None,
                 feeds: Feeds::default(),
+                readers: Readers::default(),
             },
         );
         // The fd only says "look again": the turn reads ZMQ_EVENTS.
@@ -212,6 +222,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
             // The caller may consume the very signal a refused direction
             // waits for: try it again rather than wait for that signal.
             st.refused = Events::empty();
+            st.readers.told_readable = false;
             st.wants_watch()
         };
         if wants {
@@ -234,6 +245,10 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 return Err(Error::Zmq(zmq::Error::ENOTSUP));
             }
             st.usable()?;
+            if st.readers.is_waiting() {
+                // One reader at a time: `recv()` futures are pending.
+                return Err(Error::Zmq(zmq::Error::EBUSY));
+            }
             st.stream = Stream::Open(Flow::Reading);
             st.read_cb.replace(Box::new(cb))
         };
@@ -293,6 +308,30 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     {
         self.inner
             .queue_write(frames(parts), Some(Done::Callback(Box::new(cb))))
+    }
+
+    /// Queues a multipart message, as [`write_with`](Self::write_with),
+    /// and returns a future that resolves when libzmq took it, or with its
+    /// error (at once with the error of a refused call). When the queue
+    /// was empty and the socket may take it, it is sent right away, so a
+    /// task that awaits each send in turn goes at libzmq's pace.
+    pub fn send<I, M>(&self, parts: I) -> Send
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<zmq::Message>,
+    {
+        let slot = std::rc::Rc::new(SendSlot::default());
+        let queued = self.inner.queue_write(
+            frames(parts),
+            Some(Done::Future(SlotRef::new(slot.clone()))),
+        );
+        match queued {
+            Ok(()) => {
+                self.inner.send_now(self);
+                Send::pending(slot)
+            }
+            Err(e) => Send::failed(e),
+        }
     }
 
     /// A new channel into the write queue for other threads: at most
@@ -401,6 +440,43 @@ where
 }
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
+    /// A `send()` just queued the only message: send it now if the socket
+    /// takes it, within the budget of direct socket calls per turn. The
+    /// turn re-reads `ZMQ_EVENTS` afterwards (the send may have consumed
+    /// the edge); a message the socket does not take stays queued for the
+    /// turn, which reads the events first.
+    fn send_now(self: &Rc<Self>, h: &StreamHandle<R, S>) {
+        if self.kind.driving.get() {
+            return;
+        }
+        let outcome = {
+            let mut st = self.st.borrow_mut();
+            if st.queue.len() != 1
+                || !st.may_send(drive::Mode::Turn)
+                || st.refused.contains(Events::WRITABLE)
+                || st.readers.budget == 0
+            {
+                return;
+            }
+            st.readers.budget -= 1;
+            st.readers.told_readable = false;
+            st.queue.send_head(&self.kind.socket)
+        };
+        match outcome {
+            Some(write_queue::HeadSend::Sent(Some(done))) => done.complete(h, Ok(())),
+            Some(write_queue::HeadSend::Failed(e, done)) => {
+                if let Some(done) = done {
+                    done.complete(h, Err(e));
+                }
+                if e.is_fatal() {
+                    self.fail(h, e);
+                }
+            }
+            Some(write_queue::HeadSend::Sent(None) | write_queue::HeadSend::Blocked) | None => {}
+        }
+        self.changed(true);
+    }
+
     /// Looks at the socket again next iteration, unless a drive is under
     /// way (it re-reads `ZMQ_EVENTS` before it lets the handle sleep).
     fn recheck(&self) {
@@ -504,7 +580,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
             st.feeds.refuse_all(Error::Closed);
             st.stream = Stream::ShuttingDown { cb, failed };
-            st.read_cb.clear()
+            // Closed to its user: pending `recv()` futures find out.
+            (st.read_cb.clear(), st.readers.take_all())
         };
         drop(dropped);
         self.schedule();

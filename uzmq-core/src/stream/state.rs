@@ -24,6 +24,7 @@ use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 use super::completion::Done;
 use super::drive::Mode;
 use super::feeds::Feeds;
+use super::readers::Readers;
 use super::retry::Retry;
 use super::write_queue::WriteQueue;
 use super::{Cancelled, ReadCb, ShutdownCb};
@@ -95,6 +96,8 @@ pub(super) struct State<R: Reactor, S: Socket> {
     pub(super) queue_limit: Option<usize>,
     /// Channels from other threads (`sender()`).
     pub(super) feeds: Feeds<R>,
+    /// Pending `recv()` futures.
+    pub(super) readers: Readers,
 }
 
 impl<R: Reactor, S: Socket> State<R, S> {
@@ -124,13 +127,10 @@ impl<R: Reactor, S: Socket> State<R, S> {
     pub(super) fn wants_watch(&self) -> bool {
         match &self.stream {
             Stream::Open(Flow::Reading) => true,
-            Stream::Open(Flow::Writing) | Stream::ShuttingDown { failed: false, .. } => {
-                !self.queue.is_empty()
-            }
-            Stream::Open(Flow::Paused)
-            | Stream::ShuttingDown { failed: true, .. }
-            | Stream::Failed(_)
-            | Stream::Closed => false,
+            Stream::Open(Flow::Writing) => !self.queue.is_empty() || self.readers.is_waiting(),
+            Stream::ShuttingDown { failed: false, .. } => !self.queue.is_empty(),
+            Stream::Open(Flow::Paused) => self.readers.is_waiting(),
+            Stream::ShuttingDown { failed: true, .. } | Stream::Failed(_) | Stream::Closed => false,
         }
     }
 
@@ -139,8 +139,11 @@ impl<R: Reactor, S: Socket> State<R, S> {
     pub(super) fn is_active(&self) -> bool {
         match &self.stream {
             Stream::Open(Flow::Reading) | Stream::ShuttingDown { .. } => true,
-            Stream::Open(Flow::Writing) => !self.queue.is_empty() || self.feeds.is_live(),
-            Stream::Open(Flow::Paused) | Stream::Failed(_) => false,
+            Stream::Open(Flow::Writing) => {
+                !self.queue.is_empty() || self.feeds.is_live() || self.readers.is_waiting()
+            }
+            Stream::Open(Flow::Paused) => self.readers.is_waiting(),
+            Stream::Failed(_) => false,
             Stream::Closed => self
                 .cancelled
                 .iter()
@@ -164,12 +167,13 @@ impl<R: Reactor, S: Socket> State<R, S> {
     /// socket failed for good (the step leaves everything as it is).
     pub(super) fn directions(&self, mode: Mode) -> Option<(bool, bool)> {
         let writes = !self.queue.is_empty();
+        // Pending `recv()` futures want to hear of a message in any flow.
+        let awaited = self.readers.is_waiting();
         match &self.stream {
-            Stream::Open(Flow::Reading) => Some((self.read_cb.is_set(), writes)),
-            Stream::Open(Flow::Writing) | Stream::ShuttingDown { failed: false, .. } => {
-                Some((false, writes))
-            }
-            Stream::Open(Flow::Paused) => Some((false, writes && mode == Mode::Flush)),
+            Stream::Open(Flow::Reading) => Some((self.read_cb.is_set() || awaited, writes)),
+            Stream::Open(Flow::Writing) => Some((awaited, writes)),
+            Stream::ShuttingDown { failed: false, .. } => Some((false, writes)),
+            Stream::Open(Flow::Paused) => Some((awaited, writes && mode == Mode::Flush)),
             Stream::ShuttingDown { failed: true, .. } | Stream::Failed(_) => None,
             Stream::Closed => Some((false, false)),
         }

@@ -1,0 +1,208 @@
+//! The futures of a stream handle: [`Recv`] (the next whole message) and
+//! [`Send`] (a queued write's completion), on the same state as the
+//! callbacks: the handle's step tells the first pending `Recv` when
+//! `ZMQ_EVENTS` shows a message, and `Recv` then receives it itself, in
+//! its own poll, so a message leaves the socket only for a future that
+//! completes with it (dropping a pending `Recv` loses nothing).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::completion::SendSlot;
+use super::{Inner, StreamHandle};
+use crate::{Error, Events, Multipart, Reactor, Result, Socket};
+
+/// What one poll of a `Recv` decided, with the state borrowed.
+enum Step {
+    Done(Result<Multipart>),
+    Wait,
+    /// First in line: receive now. `told`: the step saw a message there
+    /// with no socket call since.
+    Receive {
+        told: bool,
+        partial: Multipart,
+    },
+}
+
+/// The future of [`StreamHandle::recv`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<R: Reactor, S: Socket> {
+    h: StreamHandle<R, S>,
+    ticket: Option<u64>,
+}
+
+impl<R: Reactor, S: Socket> StreamHandle<R, S> {
+    /// The next whole message. Pending `recv()`s of one handle are served
+    /// in the order they were first polled; one polled while another
+    /// waits ahead of it waits its turn. `Err(Closed)` on a closed handle
+    /// (or when it closes while pending), `Err(Zmq(ENOTSUP))` on a socket
+    /// type that cannot receive, `Err(Zmq(EBUSY))` while a read callback
+    /// is set, the fatal error after one.
+    pub fn recv(&self) -> Recv<R, S> {
+        Recv {
+            h: self.clone(),
+            ticket: None,
+        }
+    }
+}
+
+impl<R: Reactor, S: Socket> Future for Recv<R, S> {
+    type Output = Result<Multipart>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Multipart>> {
+        let this = &mut *self;
+        let inner = this.h.inner.clone();
+        let step = inner.recv_step(&mut this.ticket, cx);
+        let (told, partial) = match step {
+            Step::Done(result) => {
+                this.leave();
+                return Poll::Ready(result);
+            }
+            Step::Wait => return Poll::Pending,
+            Step::Receive { told, partial } => (told, partial),
+        };
+        match inner.recv_message(partial) {
+            Ok(Some(msg)) => {
+                // The receive may have consumed the fd's edge: the handle
+                // looks at the socket again (and tells the next in line).
+                this.leave_and_look_again();
+                Poll::Ready(Ok(msg))
+            }
+            Ok(None) => {
+                if told {
+                    // Refused although `ZMQ_EVENTS` showed a message: wait
+                    // for the fd, as the handle's own step does.
+                    inner.st.borrow_mut().refused |= Events::READABLE;
+                }
+                inner.changed(!told);
+                Poll::Pending
+            }
+            Err(e) => {
+                this.leave();
+                inner.fail(&this.h, e);
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}
+
+impl<R: Reactor, S: Socket> Recv<R, S> {
+    /// Out of the line (failed, or dropped); the next in line gets its
+    /// turn when the handle next looks at the socket.
+    fn leave(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            let was_first = self.h.inner.st.borrow_mut().readers.leave(ticket);
+            self.h.inner.changed(was_first);
+        }
+    }
+
+    /// Out of the line after a receive: the handle looks again in any case.
+    fn leave_and_look_again(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.h.inner.st.borrow_mut().readers.leave(ticket);
+        }
+        self.h.inner.changed(true);
+    }
+}
+
+impl<R: Reactor, S: Socket> Drop for Recv<R, S> {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+impl<R: Reactor, S: Socket> Inner<R, S> {
+    fn recv_step(&self, ticket: &mut Option<u64>, cx: &Context<'_>) -> Step {
+        let mut st = match self.open_mut() {
+            Ok(st) => st,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        if !self.kind.socket.can_recv() {
+            return Step::Done(Err(Error::Zmq(zmq::Error::ENOTSUP)));
+        }
+        if let Err(e) = st.usable() {
+            return Step::Done(Err(e));
+        }
+        if st.read_cb.is_set() {
+            return Step::Done(Err(Error::Zmq(zmq::Error::EBUSY)));
+        }
+        let joined = ticket.is_none();
+        let t = st.readers.join(ticket, cx.waker());
+        if !st.readers.is_first(t) || st.readers.budget == 0 {
+            drop(st);
+            if joined {
+                // Now active: the loop keeps the handle, and its step
+                // looks at the socket (it also renews the budget).
+                self.changed(true);
+            }
+            return Step::Wait;
+        }
+        st.readers.budget -= 1;
+        let told = std::mem::take(&mut st.readers.told_readable);
+        Step::Receive {
+            told,
+            partial: std::mem::take(&mut st.partial),
+        }
+    }
+
+    /// The step found a message for the first `recv()` in line: tells it.
+    pub(super) fn tell_first_reader(&self) -> bool {
+        let waker = {
+            let mut st = self.st.borrow_mut();
+            let waker = st.readers.first_waker();
+            st.readers.told_readable = waker.is_some();
+            waker
+        };
+        match waker {
+            Some(waker) => {
+                waker.wake();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The future of [`StreamHandle::send`]: resolves when libzmq took the
+/// message, or with its error. The message was queued at the call;
+/// dropping the future does not unqueue it.
+#[must_use = "the message is queued; the future tells when it went out"]
+pub struct Send {
+    state: SendState,
+}
+
+enum SendState {
+    Queued(Rc<SendSlot>),
+    Failed(Option<Error>),
+}
+
+impl Send {
+    pub(super) fn pending(slot: Rc<SendSlot>) -> Send {
+        Send {
+            state: SendState::Queued(slot),
+        }
+    }
+
+    pub(super) fn failed(e: Error) -> Send {
+        Send {
+            state: SendState::Failed(Some(e)),
+        }
+    }
+}
+
+impl Future for Send {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match &mut self.state {
+            SendState::Queued(slot) => match slot.poll(cx.waker()) {
+                Some(result) => Poll::Ready(result),
+                None => Poll::Pending,
+            },
+            // Polled again after completion: the error once, then Closed.
+            SendState::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+        }
+    }
+}
