@@ -96,7 +96,7 @@ pub fn available() -> std::result::Result<(), String> {
 }
 
 /// Installs the toolchain and its `rust-src` with rustup when missing.
-fn ensure_toolchain() -> Result {
+pub fn ensure_toolchain() -> Result {
     if available().is_ok() {
         return Ok(());
     }
