@@ -1,6 +1,7 @@
 //! Shared helpers of the integration and property tests.
 #![forbid(unsafe_code)]
 
+pub mod cross_thread;
 pub mod mock_chaos;
 pub mod mock_harness;
 pub mod mock_poll;

@@ -63,12 +63,20 @@ pub fn check(test_args: &[String]) -> Result {
     cmd::run(&mut valgrind).map_err(|err| format!("leak check failed: {err}"))
 }
 
-/// Builds the test target and returns its executable, read from cargo's
-/// JSON messages (compiler diagnostics in them are printed as usual).
+/// Builds the test target and returns its executable.
 fn build() -> Result<PathBuf> {
     let mut command = cmd::cargo();
+    command.arg("test");
+    build_test(command, TEST_PACKAGE, TEST_TARGET)
+}
+
+/// Builds the integration test `target` of `package` with `command`, a
+/// `cargo test` command whose toolchain, flags and environment the caller
+/// set, and returns the test's executable, read from cargo's JSON messages
+/// (compiler diagnostics in them are printed as usual).
+pub fn build_test(mut command: Command, package: &str, target: &str) -> Result<PathBuf> {
     command
-        .args(["test", "--package", TEST_PACKAGE, "--test", TEST_TARGET])
+        .args(["--package", package, "--test", target])
         .args(["--no-run", "--message-format=json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -86,7 +94,7 @@ fn build() -> Result<PathBuf> {
             if let Some(rendered) = rendered_message(&line) {
                 eprint!("{rendered}");
             }
-            if let Some(path) = artifact_executable(&line, TEST_TARGET) {
+            if let Some(path) = artifact_executable(&line, target) {
                 executable = Some(PathBuf::from(path));
             }
         }
@@ -96,27 +104,27 @@ fn build() -> Result<PathBuf> {
         .map_err(|err| format!("waiting for `{shown}`: {err}"))?;
     if let Err(err) = cmd::check_status(&shown, status) {
         return Err(format!(
-            "building the `{TEST_TARGET}` test of package `{TEST_PACKAGE}` failed: {err}{}",
-            missing_target_hint()
+            "building the `{target}` test of package `{package}` failed: {err}{}",
+            missing_target_hint(package, target)
         ));
     }
     executable.ok_or_else(|| {
         format!(
-            "cargo built no executable for the `{TEST_TARGET}` test of package `{TEST_PACKAGE}`{}",
-            missing_target_hint()
+            "cargo built no executable for the `{target}` test of package `{package}`{}",
+            missing_target_hint(package, target)
         )
     })
 }
 
 /// A hint when the test target's usual source file does not exist.
-fn missing_target_hint() -> String {
-    let source = format!("{TEST_PACKAGE}/tests/{TEST_TARGET}.rs");
-    let dir = format!("{TEST_PACKAGE}/tests/{TEST_TARGET}/main.rs");
+fn missing_target_hint(package: &str, target: &str) -> String {
+    let source = format!("{package}/tests/{target}.rs");
+    let dir = format!("{package}/tests/{target}/main.rs");
     let root = cmd::workspace_root();
     if root.join(&source).is_file() || root.join(&dir).is_file() {
         String::new()
     } else {
-        format!(" (the test target `{TEST_TARGET}` does not exist yet: there is no {source})")
+        format!(" (the test target `{target}` does not exist yet: there is no {source})")
     }
 }
 

@@ -8,6 +8,7 @@ mod leakcheck;
 mod mutants;
 mod package;
 mod prereq;
+mod racecheck;
 mod soak;
 mod test;
 
@@ -22,9 +23,13 @@ commands:
   test [-- <cargo test args>]   set up a fresh machine and test it: install the missing
                                 native prerequisites (as root, with apt-get), then
                                 fmt --check, clippy -D warnings, test, doc, package
-                                (cargo package of the library crates), and the
-                                leak check when valgrind is installed
+                                (cargo package of the library crates), the leak
+                                check when valgrind is installed, and the race check
+                                when a nightly toolchain with rust-src is installed
   leakcheck [-- <test args>]    run the `lifecycle` test of package `tests` under valgrind
+  racecheck [-- <test args>]    run the `cross_thread` test of package `tests` built with
+                                ThreadSanitizer (nightly toolchain with rust-src, added
+                                with rustup when missing; std and libuv instrumented too)
   demo                          run the demo (cargo run --release -p uzmq --example demo)
   bench [--quick | --micro]     run the benchmarks (uzmq-bench, release build; --micro: criterion)
   mutants [--fast] [--jobs N]   mutation testing of uzmq-core (mock excluded) with cargo-mutants
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
     let result = match command {
         "test" => test::run(rest),
         "leakcheck" => leakcheck::run(rest),
+        "racecheck" => racecheck::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
         "mutants" => mutants::run(rest),

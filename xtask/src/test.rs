@@ -4,7 +4,7 @@ use std::env;
 use std::time::{Duration, Instant};
 
 use crate::cmd::{self, Result};
-use crate::{leakcheck, package, prereq};
+use crate::{leakcheck, package, prereq, racecheck};
 
 /// The `test` command. Arguments after `--` are passed to `cargo test`
 /// (`cargo xtask test -- -p uzmq-core`, `cargo xtask test -- -- --nocapture`).
@@ -58,6 +58,17 @@ pub fn run(args: &[String]) -> Result {
             "leakcheck",
             "valgrind is not on PATH (apt-get install valgrind)",
         );
+    }
+    // A nightly toolchain is a large download: installed for you in CI
+    // (`CI=true`, where the check must run), else only used when present.
+    let ready = if env::var("CI").is_ok_and(|ci| ci == "true") {
+        racecheck::ensure_toolchain()
+    } else {
+        racecheck::available()
+    };
+    match ready {
+        Ok(()) => steps.run("racecheck", || racecheck::check(&[]))?,
+        Err(why) => steps.skip("racecheck", why),
     }
     steps.print_summary();
     eprintln!("xtask test: all steps passed");
@@ -138,7 +149,7 @@ fn rustdocflags() -> String {
 enum Outcome {
     Passed,
     Failed,
-    Skipped(&'static str),
+    Skipped(String),
 }
 
 /// The steps run so far, with their outcomes and durations.
@@ -167,7 +178,8 @@ impl Steps {
     }
 
     /// Records step `name` as skipped, saying why.
-    fn skip(&mut self, name: &'static str, why: &'static str) {
+    fn skip(&mut self, name: &'static str, why: impl Into<String>) {
+        let why = why.into();
         eprintln!("\n==> [{}] {name}: skipped, {why}", self.done.len() + 1);
         self.done
             .push((name, Outcome::Skipped(why), Duration::ZERO));
@@ -180,7 +192,7 @@ impl Steps {
             let (word, note) = match outcome {
                 Outcome::Passed => ("ok", ""),
                 Outcome::Failed => ("FAILED", ""),
-                Outcome::Skipped(why) => ("skipped", *why),
+                Outcome::Skipped(why) => ("skipped", why.as_str()),
             };
             let line = format!(
                 "  {word:<8} {name:<14} {:>8.1}s  {note}",
