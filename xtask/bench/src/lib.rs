@@ -18,6 +18,7 @@ pub mod json;
 pub mod peer;
 pub mod soak;
 pub mod stats;
+pub mod window;
 
 use std::time::Duration;
 

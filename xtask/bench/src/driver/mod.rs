@@ -32,37 +32,64 @@ use crate::json::Value;
 use crate::stats;
 use child::{Pair, Spec};
 
-/// One of the three things measured in each cell.
+/// One of the things measured in each cell: raw libzmq, or `uzmq-peer`
+/// with one handle kind. A new handle kind of the peer (its `--handle`
+/// name) is one more line in [`Variant::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    /// `raw-peer`: blocking libzmq, no loop (the ceiling).
-    Raw,
-    /// `uzmq-peer --handle stream`: the `Zmq` handle.
-    Stream,
-    /// `uzmq-peer --handle poll`: the `ZmqPoll` handle.
-    Poll,
+pub struct Variant {
+    name: &'static str,
+    title: &'static str,
+    /// `None` for raw libzmq (`raw-peer`), else the `--handle` of `uzmq-peer`.
+    handle: Option<&'static str>,
 }
 
 impl Variant {
-    /// All variants, in table order.
-    pub const ALL: [Variant; 3] = [Variant::Raw, Variant::Stream, Variant::Poll];
+    /// `raw-peer`: blocking libzmq, no loop (the ceiling).
+    pub const RAW: Variant = Variant {
+        name: "raw",
+        title: "raw libzmq",
+        handle: None,
+    };
+    /// `uzmq-peer --handle stream`: the `Zmq` handle.
+    pub const STREAM: Variant = Variant::uzmq("stream", "uzmq Zmq");
+    /// `uzmq-peer --handle poll`: the `ZmqPoll` handle.
+    pub const POLL: Variant = Variant::uzmq("poll", "uzmq ZmqPoll");
+
+    /// All variants, in table order; raw first.
+    pub const ALL: [Variant; 3] = [Variant::RAW, Variant::STREAM, Variant::POLL];
+
+    /// `uzmq-peer --handle <handle>`, shown as `title`.
+    pub const fn uzmq(handle: &'static str, title: &'static str) -> Variant {
+        Variant {
+            name: handle,
+            title,
+            handle: Some(handle),
+        }
+    }
 
     /// `raw`, `stream`, `poll`.
     pub fn name(self) -> &'static str {
-        match self {
-            Variant::Raw => "raw",
-            Variant::Stream => "stream",
-            Variant::Poll => "poll",
-        }
+        self.name
     }
 
     /// The column title.
     pub fn title(self) -> &'static str {
-        match self {
-            Variant::Raw => "raw libzmq",
-            Variant::Stream => "uzmq Zmq",
-            Variant::Poll => "uzmq ZmqPoll",
-        }
+        self.title
+    }
+
+    /// Whether this is the raw libzmq baseline.
+    pub fn is_raw(self) -> bool {
+        self.handle.is_none()
+    }
+
+    /// The peer program: `raw-peer` or `uzmq-peer`.
+    pub fn program(self) -> &'static str {
+        if self.is_raw() { "raw-peer" } else { "uzmq-peer" }
+    }
+
+    /// The uzmq variants (every one but raw), in table order.
+    pub fn uzmq_all() -> impl Iterator<Item = Variant> {
+        Variant::ALL.into_iter().filter(|v| !v.is_raw())
     }
 }
 
@@ -449,10 +476,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
 }
 
 fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
-    let program = options.bin_dir.join(match variant {
-        Variant::Raw => "raw-peer",
-        Variant::Stream | Variant::Poll => "uzmq-peer",
-    });
+    let program = options.bin_dir.join(variant.program());
     let t = cell.timeout_s.to_string();
     let mut args: Vec<String> = match cell.workload {
         Workload::W1 | Workload::W5 | Workload::W2 => {
@@ -482,8 +506,8 @@ fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
         ],
         Workload::W4 => vec!["w4".into(), "--idle-s".into(), cell.idle_s.to_string()],
     };
-    if variant != Variant::Raw {
-        args.extend(["--handle".into(), variant.name().into()]);
+    if let Some(handle) = variant.handle {
+        args.extend(["--handle".into(), handle.into()]);
     }
     Spec {
         program,
@@ -733,11 +757,11 @@ mod tests {
     fn specs_follow_the_contract() {
         let o = options(false);
         let cell = &plan(&o)[0];
-        let spec = peer_spec(&o, cell, Variant::Poll);
+        let spec = peer_spec(&o, cell, Variant::POLL);
         assert!(spec.program.ends_with("uzmq-peer"));
         assert_eq!(spec.args[0], "w1");
         assert!(spec.args.windows(2).any(|w| w == ["--handle", "poll"]));
-        let raw = peer_spec(&o, cell, Variant::Raw);
+        let raw = peer_spec(&o, cell, Variant::RAW);
         assert!(raw.program.ends_with("raw-peer"));
         assert!(!raw.args.iter().any(|a| a == "--handle"));
     }

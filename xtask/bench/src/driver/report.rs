@@ -72,7 +72,7 @@ impl Row {
 
     /// `variant` / raw.
     pub fn ratio(&self, variant: Variant) -> Option<f64> {
-        let raw = self.median(Variant::Raw)?;
+        let raw = self.median(Variant::RAW)?;
         let value = self.median(variant)?;
         (raw != 0.0).then(|| value / raw)
     }
@@ -123,7 +123,7 @@ fn paired_ratio(
     samples: &super::Samples,
     metric: &str,
 ) -> Option<f64> {
-    let raw = &all.iter().find(|(v, _)| *v == Variant::Raw)?.1;
+    let raw = &all.iter().find(|(v, _)| *v == Variant::RAW)?.1;
     let ratios: Vec<f64> = (0..cell.reps)
         .filter_map(|rep| {
             let r = raw.in_round(rep, metric)?;
@@ -289,13 +289,24 @@ fn variants(rows: &[Row]) -> Vec<Variant> {
         .collect()
 }
 
+/// The uzmq variants present in the rows, in table order.
+fn uzmq_variants(rows: &[Row]) -> Vec<Variant> {
+    variants(rows).into_iter().filter(|v| !v.is_raw()).collect()
+}
+
+/// A paired ratio for a table cell.
+fn paired_cell(row: &Row, variant: Variant) -> String {
+    row.paired_ratio(variant)
+        .map_or("-".to_string(), |r| format!("{r:.3}"))
+}
+
 /// The table as cells: a header and one line per row.
 fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
     let vs = variants(rows);
     let mut header = vec!["workload".to_string()];
     for v in &vs {
         header.push(v.title().to_string());
-        if *v != Variant::Raw {
+        if !v.is_raw() {
             header.push("vs raw".into());
         }
     }
@@ -306,7 +317,7 @@ fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
             let mut line = vec![row.label.clone()];
             for v in &vs {
                 line.push(with_failures(row, *v, value_text(row, row.median(*v))));
-                if *v != Variant::Raw {
+                if !v.is_raw() {
                     line.push(verdict_text(row, *v));
                 }
             }
@@ -360,17 +371,11 @@ pub fn paired_text(rows: &[Row]) -> String {
         .iter()
         .filter(|r| matches!(r.goal, Goal::RatioAtLeast(_) | Goal::RatioAtMost(_)))
     {
-        let cell = |v| {
-            row.paired_ratio(v)
-                .map_or("-".to_string(), |r| format!("{r:.3}"))
-        };
-        let _ = writeln!(
-            out,
-            "  {:<40} Zmq {}  ZmqPoll {}",
-            row.label,
-            cell(Variant::Stream),
-            cell(Variant::Poll)
-        );
+        let cells: Vec<String> = uzmq_variants(rows)
+            .into_iter()
+            .map(|v| format!("{} {}", v.title(), paired_cell(row, v)))
+            .collect();
+        let _ = writeln!(out, "  {:<40} {}", row.label, cells.join("  "));
     }
     out
 }
@@ -512,7 +517,7 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
                 .with("target", row.goal.describe());
             for (v, m) in &row.medians {
                 o = o.with(&format!("{}_median", v.name()), *m);
-                if *v != Variant::Raw {
+                if !v.is_raw() {
                     o = o
                         .with(&format!("{}_ratio", v.name()), row.ratio(*v))
                         .with(&format!("{}_paired_ratio", v.name()), row.paired_ratio(*v))
@@ -566,23 +571,16 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
         md,
         "\nPaired ratios (median over rounds of uzmq / raw measured in the same round, one right after the other; less sensitive to slow drift of the machine than the ratio of medians above):\n"
     );
-    let _ = writeln!(md, "| workload | uzmq Zmq | uzmq ZmqPoll |");
-    let _ = writeln!(md, "|---|---:|---:|");
+    let vs = uzmq_variants(rows);
+    let titles: Vec<&str> = vs.iter().map(|v| v.title()).collect();
+    let _ = writeln!(md, "| workload | {} |", titles.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(vs.len()));
     for row in rows
         .iter()
         .filter(|r| !matches!(r.goal, Goal::Below(_) | Goal::Exactly(_)))
     {
-        let cell = |v| {
-            row.paired_ratio(v)
-                .map_or("-".to_string(), |r| format!("{r:.3}"))
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} |",
-            row.label,
-            cell(Variant::Stream),
-            cell(Variant::Poll)
-        );
+        let cells: Vec<String> = vs.iter().map(|v| paired_cell(row, *v)).collect();
+        let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
     }
     let _ = writeln!(
         md,
@@ -636,7 +634,7 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
 pub fn svg(results: &Results, rows: &[Row]) -> String {
     let vs: Vec<Variant> = variants(rows)
         .into_iter()
-        .filter(|v| *v != Variant::Raw)
+        .filter(|v| !v.is_raw())
         .collect();
     let groups: Vec<&Row> = rows
         .iter()
@@ -806,10 +804,10 @@ mod tests {
                 let samples = Variant::ALL
                     .into_iter()
                     .map(|v| {
-                        let x = match v {
-                            Variant::Raw => 100.0,
-                            Variant::Stream => 95.0,
-                            Variant::Poll => 50.0,
+                        let x = match v.name() {
+                            "raw" => 100.0,
+                            "stream" => 95.0,
+                            _ => 50.0,
                         };
                         let run: Vec<(String, f64)> =
                             ["msgs_per_s", "mean_us", "p50_us", "p99_us", "cpu_ms_per_3s"]
@@ -822,7 +820,7 @@ mod tests {
                                 .collect();
                         let mut s = Samples::default();
                         s.runs.push(run);
-                        if v == Variant::Poll {
+                        if v == Variant::POLL {
                             s.failures.push("boom".into());
                         }
                         (v, s)
@@ -844,17 +842,17 @@ mod tests {
         let r = results();
         let rows = rows(&r);
         let w1 = &rows[0];
-        assert_eq!(w1.ratio(Variant::Stream), Some(0.95));
-        assert_eq!(w1.met(Variant::Stream), Some(true));
-        assert_eq!(w1.met(Variant::Poll), Some(false));
-        assert_eq!(w1.paired_ratio(Variant::Stream), Some(0.95));
+        assert_eq!(w1.ratio(Variant::STREAM), Some(0.95));
+        assert_eq!(w1.met(Variant::STREAM), Some(true));
+        assert_eq!(w1.met(Variant::POLL), Some(false));
+        assert_eq!(w1.paired_ratio(Variant::STREAM), Some(0.95));
         let w3 = rows.iter().find(|r| r.metric == "mean_us").unwrap();
-        assert_eq!(w3.met(Variant::Stream), Some(true)); // 0.95 <= 1.05
+        assert_eq!(w3.met(Variant::STREAM), Some(true)); // 0.95 <= 1.05
         let w5 = rows
             .iter()
             .find(|r| r.metric == "received_over_sent")
             .unwrap();
-        assert_eq!(w5.met(Variant::Poll), Some(true));
+        assert_eq!(w5.met(Variant::POLL), Some(true));
         let table = text_table(&rows);
         assert!(table.contains("0.950 ok"), "{table}");
         assert!(table.contains("[1/2 ok]"), "{table}");

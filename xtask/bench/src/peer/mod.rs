@@ -12,7 +12,9 @@
 //!
 //! The measured side always binds `tcp://127.0.0.1:P`. Exactly one JSON line
 //! goes to stdout per call (the fields above first, then `impl`, `handle`,
-//! `complete` and workload extras); everything else goes to stderr. Exit
+//! `complete`, workload extras, and `cpu_s`, the CPU seconds of the whole
+//! process in the measured window of W1-W3 and W7-W8, see [`crate::window`]);
+//! everything else goes to stderr. Exit
 //! status: 0 when the workload completed, 1 when it failed or timed out (the
 //! JSON then has `"complete":false` and, on failure, `"error"`), 2 on a usage
 //! error, 3 when the port was already in use (so a driver picks another).
@@ -113,6 +115,10 @@ pub struct Outcome {
     pub json: Value,
     /// The whole job was done before the timeout, with no error.
     pub complete: bool,
+    /// CPU seconds of the whole process inside the measured window
+    /// ([`crate::window`]), for the workloads that have one; printed as
+    /// `cpu_s` after `complete`.
+    pub cpu_s: Option<f64>,
 }
 
 /// Why a workload could not run.
@@ -333,6 +339,10 @@ where
                 .with("impl", imp.name())
                 .with("handle", handle_name)
                 .with("complete", outcome.complete);
+            let json = match outcome.cpu_s {
+                Some(cpu_s) => json.with("cpu_s", cpu_s),
+                None => json,
+            };
             if !outcome.complete {
                 eprintln!("{}-peer: {workload}: incomplete (timeout)", imp.name());
             }

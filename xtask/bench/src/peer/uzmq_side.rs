@@ -15,6 +15,7 @@ use uzmq::{Events, Loop, RunMode, Timer, Zmq, ZmqPoll, zmq};
 use super::{Echo, Failure, Flow, HandleKind, Idle, Outcome, RecvCount, bind};
 use crate::cpu;
 use crate::json::Value;
+use crate::window::Window;
 
 /// At most this many recv/send calls per poll callback (the stream
 /// handle's default read batch, `uzmq::DEFAULT_READ_BATCH`).
@@ -116,7 +117,8 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
             })?;
         }
     }
-    lp.run(RunMode::Default)?;
+    let window = Window::new();
+    window.run(|| lp.run(RunMode::Default))?;
     let count = count.borrow();
     let error = error.borrow_mut().take();
     let complete = count.done() && error.is_none();
@@ -126,6 +128,7 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out.get())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -144,14 +147,14 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
     let sent = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let timed_out = Rc::new(Cell::new(false));
+    let window = Window::new();
     match kind {
         HandleKind::Stream => {
             let h = Zmq::new(&lp, socket)?;
             let mut msgs = prepared.take_all();
             let last = msgs.pop().expect("n >= 1");
-            for msg in msgs {
-                h.write(msg)?;
-            }
+            // Queueing is part of the send path: measured.
+            window.run(|| msgs.into_iter().try_for_each(|msg| h.write(msg)))?;
             let (s, t, e, n) = (sent.clone(), timer.clone(), error.clone(), p.n);
             h.write_with([last], move |h, result| {
                 match result {
@@ -206,7 +209,7 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
         }
     }
     let started = Instant::now();
-    lp.run(RunMode::Default)?;
+    window.run(|| lp.run(RunMode::Default))?;
     let accepted_s = started.elapsed().as_secs_f64();
     // Dropping the loop releases the socket; the context's end (when this
     // function returns) waits, up to ZMQ_LINGER, for the messages to go out.
@@ -221,6 +224,7 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out.get())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -325,7 +329,8 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             })?;
         }
     }
-    lp.run(RunMode::Default)?;
+    let window = Window::new();
+    window.run(|| lp.run(RunMode::Default))?;
     drop(lp);
     let error = error.borrow_mut().take();
     let complete = served.get() == n && error.is_none();
@@ -336,6 +341,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out.get())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -410,6 +416,7 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
         )
         .with("error", error),
         complete,
+        cpu_s: None,
     })
 }
 
