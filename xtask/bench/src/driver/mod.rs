@@ -5,7 +5,7 @@
 //! writes `report.md`, `report.json` and `ratios.svg` under `target/bench/`.
 //!
 //! ```text
-//! uzmq-bench [--quick] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll]
+//! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll]
 //!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S]
 //! ```
 //!
@@ -16,8 +16,12 @@
 //! measurement the driver waits (up to `--quiet-wait-s`, 3 s) for other
 //! load on the machine to calm down, and records how busy it was
 //! ([`quiet`]); the report counts the measurements that began busy.
+//!
+//! `--instructions` runs W1-W3 once per variant with the peer under
+//! callgrind instead and reports instructions per message ([`instructions`]).
 
 pub mod child;
+pub mod instructions;
 pub mod quiet;
 pub mod report;
 
@@ -142,6 +146,9 @@ pub struct Cell {
     pub reps: usize,
     /// Timeout passed to the children, seconds.
     pub timeout_s: f64,
+    /// Idle handles (uzmq) or sockets (raw) the peer keeps open beside
+    /// the measured one (W8).
+    pub idle_handles: usize,
 }
 
 /// What the driver was asked to do.
@@ -167,6 +174,9 @@ pub struct Options {
     /// Before each measurement, wait up to this long for other load on
     /// the machine to drop below [`quiet::QUIET`].
     pub quiet_wait: Duration,
+    /// Count instructions per message under callgrind
+    /// ([`instructions`]) instead of running the timed plan.
+    pub instructions: bool,
 }
 
 /// The measurements of one variant in one cell.
@@ -210,6 +220,8 @@ pub struct Results {
     pub started_unix: u64,
     /// How long it took.
     pub duration: Duration,
+    /// The instruction counts of an `--instructions` run (else empty).
+    pub instructions: Vec<instructions::Measured>,
 }
 
 impl Results {
@@ -253,17 +265,35 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
     let log = File::create(&log_path)
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
 
-    let cells = plan(&options);
     let variants: Vec<Variant> = if options.variants.is_empty() {
         Variant::ALL.to_vec()
     } else {
         options.variants.clone()
     };
+    if options.instructions {
+        let version = instructions::check_valgrind()?;
+        eprintln!("uzmq-bench: counting instructions with {version} (about 50 times slower than a native run)");
+    }
+    let cells = if options.instructions {
+        Vec::new()
+    } else {
+        plan(&options)
+    };
     let total: usize = cells.iter().map(|c| c.reps * variants.len()).sum();
     eprintln!(
         "uzmq-bench: {} run ({} measurements; children's stderr in {})",
-        if options.quick { "quick" } else { "full" },
-        total,
+        if options.instructions {
+            "instructions"
+        } else if options.quick {
+            "quick"
+        } else {
+            "full"
+        },
+        if options.instructions {
+            instructions::plan(&options).len() * variants.len()
+        } else {
+            total
+        },
         log_path.display()
     );
     let started_unix = SystemTime::now()
@@ -319,16 +349,30 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
         }
         measured.push((cell, samples));
     }
+    let counted = if options.instructions {
+        instructions::run(&options, &variants, &log)
+    } else {
+        Vec::new()
+    };
     let results = Results {
         options: options.clone(),
         cells: measured,
         started_unix,
         duration: started.elapsed(),
+        instructions: counted,
     };
     let rows = report::rows(&results);
-    println!("{}", report::text_table(&rows));
-    println!("{}", report::paired_text(&rows));
-    println!("other load: {}", report::background_summary(&results));
+    if !rows.is_empty() {
+        println!("{}", report::text_table(&rows));
+        println!("{}", report::paired_text(&rows));
+        println!("other load: {}", report::background_summary(&results));
+    }
+    if !results.instructions.is_empty() {
+        for process in [false, true] {
+            let (header, lines) = instructions::grid(&results.instructions, process);
+            println!("{}", report::align(&header, &lines));
+        }
+    }
     let md = options.out.join("report.md");
     let json = options.out.join("report.json");
     let svg = options.out.join("ratios.svg");
@@ -353,7 +397,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
     let mut args = Args::parse(words)?;
     if let Some(command) = &args.command {
         return Err(format!(
-            "unexpected argument `{command}` (options: --quick, --reps N, --only w1,w2, --variants raw,stream,poll, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
+            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,stream,poll, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
         ));
     }
     let exe_dir = env::current_exe()
@@ -365,6 +409,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
         .parent()
         .map_or_else(|| PathBuf::from("bench"), |target| target.join("bench"));
     let quick = args.flag("quick")?;
+    let instructions = args.flag("instructions")?;
     let reps = args.take_opt::<usize>("reps")?.map(|r| r.max(1));
     let only = args
         .take_opt::<String>("only")?
@@ -398,6 +443,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
         hwm,
         timeout_s,
         quiet_wait,
+        instructions,
     })
 }
 
@@ -425,6 +471,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
         idle_s: 0.0,
         reps: reps(5, 3),
         timeout_s,
+        idle_handles: 0,
     };
     let cells = vec![
         flow(Workload::W1, 64, 4_000_000, 1_000_000),
@@ -445,6 +492,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             idle_s: 0.0,
             reps: reps(11, 5),
             timeout_s,
+            idle_handles: 0,
         },
         Cell {
             id: "w4".into(),
@@ -456,6 +504,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             idle_s: if q { 2.0 } else { 3.0 },
             reps: reps(3, 1),
             timeout_s,
+            idle_handles: 0,
         },
         Cell {
             id: "w5-64".into(),
@@ -467,6 +516,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             idle_s: 0.0,
             reps: reps(3, 1),
             timeout_s,
+            idle_handles: 0,
         },
     ];
     cells
@@ -735,6 +785,7 @@ mod tests {
             hwm: 1000,
             timeout_s: None,
             quiet_wait: Duration::ZERO,
+            instructions: false,
         }
     }
 

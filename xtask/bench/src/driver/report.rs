@@ -331,8 +331,14 @@ fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
 /// The table for the terminal, columns aligned.
 pub fn text_table(rows: &[Row]) -> String {
     let (header, lines) = grid(rows);
+    align(&header, &lines)
+}
+
+/// A header and lines of cells as a terminal table: the first column
+/// left-aligned, the others right-aligned.
+pub fn align(header: &[String], lines: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for line in &lines {
+    for line in lines {
         for (w, cell) in widths.iter_mut().zip(line) {
             *w = (*w).max(cell.chars().count());
         }
@@ -353,11 +359,11 @@ pub fn text_table(rows: &[Row]) -> String {
             .join("  ")
     };
     let mut out = String::new();
-    out.push_str(&fmt_line(&header));
+    out.push_str(&fmt_line(header));
     out.push('\n');
     out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
     out.push('\n');
-    for line in &lines {
+    for line in lines {
         out.push_str(&fmt_line(line));
         out.push('\n');
     }
@@ -383,6 +389,11 @@ pub fn paired_text(rows: &[Row]) -> String {
 /// The table in Markdown.
 pub fn markdown_table(rows: &[Row]) -> String {
     let (header, lines) = grid(rows);
+    markdown_grid(&header, &lines)
+}
+
+/// A header and lines of cells as a Markdown table.
+pub fn markdown_grid(header: &[String], lines: &[Vec<String>]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(
@@ -527,7 +538,7 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
             o
         })
         .collect();
-    Value::object()
+    let out = Value::object()
         .with("generated_by", "uzmq-bench")
         .with(
             "mode",
@@ -542,14 +553,24 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
         .with("machine", machine)
         .with("other_load", background_summary(results))
         .with("cells", cells)
-        .with("rows", rows)
+        .with("rows", rows);
+    if results.instructions.is_empty() {
+        out
+    } else {
+        out.with(
+            "instructions",
+            super::instructions::json(&results.instructions),
+        )
+    }
 }
 
 /// `report.md`: what ran where, the table, the targets, every sample and
 /// every failure.
 pub fn markdown(results: &Results, rows: &[Row]) -> String {
     let mut md = String::new();
-    let mode = if results.options.quick {
+    let mode = if results.options.instructions {
+        "instructions"
+    } else if results.options.quick {
         "quick"
     } else {
         "full"
@@ -566,6 +587,20 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     }
     let _ = writeln!(md, "- other load: {}", background_summary(results));
     let _ = writeln!(md);
+    if !results.instructions.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Instructions per message (callgrind)\n\nCounted by valgrind's callgrind on the peer (the counterpart runs natively): the loop thread inside the measured window only, and the whole process (that window plus every other thread, libzmq's I/O thread included, over the run). Raw is instructions per message; uzmq is the ratio to raw with its own count in parentheses.\n"
+        );
+        for process in [false, true] {
+            let (header, lines) = super::instructions::grid(&results.instructions, process);
+            md.push_str(&markdown_grid(&header, &lines));
+            md.push('\n');
+        }
+        if rows.is_empty() {
+            return md;
+        }
+    }
     md.push_str(&markdown_table(rows));
     let _ = writeln!(
         md,
@@ -797,6 +832,7 @@ mod tests {
             hwm: 1000,
             timeout_s: None,
             quiet_wait: Duration::ZERO,
+            instructions: false,
         };
         let cells = super::super::plan(&options)
             .into_iter()
@@ -834,6 +870,7 @@ mod tests {
             cells,
             started_unix: 0,
             duration: Duration::from_secs(1),
+            instructions: Vec::new(),
         }
     }
 
