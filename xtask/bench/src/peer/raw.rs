@@ -102,6 +102,9 @@ pub fn w3(p: &Echo) -> Result<Outcome, Failure> {
     socket.set_linger(crate::millis_i32(p.timeout))?;
     socket.set_rcvtimeo(SLICE_MS)?;
     bind(&socket, p.port)?;
+    // W8: idle sockets beside the measured one (closed before their context).
+    let idle_ctx = super::idle::context(p.idle_handles)?;
+    let _idle = super::idle::sockets(idle_ctx.as_ref(), p.idle_handles)?;
     let deadline = Instant::now() + p.timeout;
     let mut served = 0u64;
     let mut frame = zmq::Message::new();
@@ -153,6 +156,9 @@ pub fn w4(p: &Idle) -> Result<Outcome, Failure> {
     let socket = ctx.socket(zmq::PULL)?;
     socket.set_linger(0)?;
     bind(&socket, p.port)?;
+    // W8: idle sockets beside the measured one (closed before their context).
+    let idle_ctx = super::idle::context(p.idle_handles)?;
+    let _idle = super::idle::sockets(idle_ctx.as_ref(), p.idle_handles)?;
     let mut frame = zmq::Message::new();
     let mut received = 0u64;
     let mut wait_until = |deadline: Instant| -> Result<(), Failure> {

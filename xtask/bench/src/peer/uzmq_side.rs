@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use uzmq::{Events, Loop, RunMode, Timer, Zmq, ZmqPoll, zmq};
 
+use super::idle::{self, Ender, IdleHandles};
 use super::{Echo, Failure, Flow, HandleKind, Idle, Outcome, RecvCount, bind};
 use crate::cpu;
 use crate::json::Value;
@@ -235,8 +236,13 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
     let socket = ctx.socket(zmq::REP)?;
     socket.set_linger(crate::millis_i32(p.timeout))?;
     bind(&socket, p.port)?;
+    // Declared before the loop so that it ends after it (its sockets close
+    // with the loop's handles).
+    let idle_ctx = idle::context(p.idle_handles)?;
     let lp = Loop::new()?;
+    let idle = IdleHandles::open(&lp, kind, idle::sockets(idle_ctx.as_ref(), p.idle_handles)?)?;
     let timer = Timer::new(&lp)?;
+    let ender = Ender::new(&timer, &idle);
     let served = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let timed_out = Rc::new(Cell::new(false));
@@ -244,7 +250,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
     match kind {
         HandleKind::Stream => {
             let h = Zmq::new(&lp, socket)?;
-            let (s, t, e) = (served.clone(), timer.clone(), error.clone());
+            let (s, t, e) = (served.clone(), ender.clone(), error.clone());
             h.start_read(move |h, msg| {
                 let parts = match msg {
                     Ok(parts) => parts,
@@ -277,11 +283,12 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             arm(&timer, p.timeout, move || {
                 to.set(true);
                 h.close();
+                idle.close_all();
             })?;
         }
         HandleKind::Poll => {
             let h = ZmqPoll::new(&lp, socket)?;
-            let (s, t, e) = (served.clone(), timer.clone(), error.clone());
+            let (s, t, e) = (served.clone(), ender.clone(), error.clone());
             let mut frame = zmq::Message::new();
             h.start(Events::READABLE, move |h, _events, err| {
                 if let Some(err) = err {
@@ -326,6 +333,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             arm(&timer, p.timeout, move || {
                 to.set(true);
                 h.close();
+                idle.close_all();
             })?;
         }
     }
@@ -354,7 +362,9 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
     let socket = ctx.socket(zmq::PULL)?;
     socket.set_linger(0)?;
     bind(&socket, p.port)?;
+    let idle_ctx = idle::context(p.idle_handles)?;
     let lp = Loop::new()?;
+    let idle = IdleHandles::open(&lp, kind, idle::sockets(idle_ctx.as_ref(), p.idle_handles)?)?;
     let received = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let close: Box<dyn Fn()> = match kind {
@@ -365,7 +375,11 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
                 Ok(_) => r.set(r.get() + 1),
                 Err(err) => note(&e, err),
             })?;
-            Box::new(move || h.close())
+            let idle = idle.clone();
+            Box::new(move || {
+                h.close();
+                idle.close_all();
+            })
         }
         HandleKind::Poll => {
             let h = ZmqPoll::new(&lp, socket)?;
@@ -384,7 +398,11 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
                     }
                 }
             })?;
-            Box::new(move || h.close())
+            let idle = idle.clone();
+            Box::new(move || {
+                h.close();
+                idle.close_all();
+            })
         }
     };
     type Reading = Option<(f64, cpu::Source, Instant)>;
