@@ -263,7 +263,8 @@ fn measure(
         args,
         timeout: native.timeout,
     };
-    let counterpart = counterpart_spec(options, cell);
+    let counterpart =
+        counterpart_spec(options, cell).ok_or("W1-W3 always have a counterpart")?;
     let _ = writeln!(
         &*log,
         "=== driver (instructions): {} {} : valgrind {} | {} {}",

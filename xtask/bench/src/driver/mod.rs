@@ -110,7 +110,22 @@ pub enum Workload {
     W4,
     /// No loss: W1 with 200,000 x 64 B and high-water marks of 1,000.
     W5,
+    /// Fan-in: [`W7_SOCKETS`] PULL sockets on one thread fed by
+    /// [`W7_SENDERS`] threads, total receive throughput.
+    W7,
+    /// Memory of idle handles over their libzmq sockets (W8; W8's round
+    /// trip and idle CPU are W3 and W4 cells with idle handles).
+    W8Mem,
 }
+
+/// W7's PULL sockets.
+pub const W7_SOCKETS: usize = 1000;
+
+/// W7's sending threads.
+pub const W7_SENDERS: usize = 2;
+
+/// W8's idle handles.
+pub const W8_IDLE: usize = 10_000;
 
 impl Workload {
     /// `w1` ... `w5`.
@@ -121,6 +136,8 @@ impl Workload {
             Workload::W3 => "w3",
             Workload::W4 => "w4",
             Workload::W5 => "w5",
+            Workload::W7 => "w7",
+            Workload::W8Mem => "w8mem",
         }
     }
 }
@@ -149,6 +166,18 @@ pub struct Cell {
     /// Idle handles (uzmq) or sockets (raw) the peer keeps open beside
     /// the measured one (W8).
     pub idle_handles: usize,
+}
+
+impl Cell {
+    /// The workload's name as `--only` takes it: `w8` for the W3, W4 and
+    /// memory cells of W8, else the workload's own.
+    pub fn group(&self) -> &'static str {
+        if self.idle_handles > 0 {
+            "w8"
+        } else {
+            self.workload.name()
+        }
+    }
 }
 
 /// What the driver was asked to do.
@@ -518,10 +547,58 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             timeout_s,
             idle_handles: 0,
         },
+        Cell {
+            id: "w7-64".into(),
+            workload: Workload::W7,
+            size: 64,
+            n: if q { 300_000 } else { 2_000_000 },
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: 0.0,
+            reps: reps(5, 1),
+            timeout_s,
+            idle_handles: 0,
+        },
+        Cell {
+            id: "w8-rt-64".into(),
+            workload: Workload::W3,
+            size: 64,
+            n: if q { 5_000 } else { 10_000 },
+            hwm: options.hwm,
+            warmup: 500,
+            idle_s: 0.0,
+            reps: reps(11, 3),
+            timeout_s,
+            idle_handles: W8_IDLE,
+        },
+        Cell {
+            id: "w8-idle".into(),
+            workload: Workload::W4,
+            size: 0,
+            n: 0,
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: if q { 2.0 } else { 3.0 },
+            reps: reps(3, 1),
+            timeout_s,
+            idle_handles: W8_IDLE,
+        },
+        Cell {
+            id: "w8-mem".into(),
+            workload: Workload::W8Mem,
+            size: 0,
+            n: 0,
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: 0.0,
+            reps: 1,
+            timeout_s,
+            idle_handles: W8_IDLE,
+        },
     ];
     cells
         .into_iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.workload.name()))
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.group()))
         .collect()
 }
 
@@ -555,7 +632,26 @@ fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
             t,
         ],
         Workload::W4 => vec!["w4".into(), "--idle-s".into(), cell.idle_s.to_string()],
+        Workload::W7 => vec![
+            "w7".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--size".into(),
+            cell.size.to_string(),
+            "--sockets".into(),
+            W7_SOCKETS.to_string(),
+            "--senders".into(),
+            W7_SENDERS.to_string(),
+            "--hwm".into(),
+            cell.hwm.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
+        Workload::W8Mem => vec!["w8mem".into()],
     };
+    if cell.idle_handles > 0 {
+        args.extend(["--idle-handles".into(), cell.idle_handles.to_string()]);
+    }
     if let Some(handle) = variant.handle {
         args.extend(["--handle".into(), handle.into()]);
     }
@@ -566,9 +662,12 @@ fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
     }
 }
 
-fn counterpart_spec(options: &Options, cell: &Cell) -> Spec {
+/// The counterpart of `cell`; `None` for the workloads that have none
+/// (W7's senders are threads of the peer; W8's memory needs no traffic).
+fn counterpart_spec(options: &Options, cell: &Cell) -> Option<Spec> {
     let t = cell.timeout_s.to_string();
     let args: Vec<String> = match cell.workload {
+        Workload::W7 | Workload::W8Mem => return None,
         Workload::W1 | Workload::W5 => vec![
             "w1".into(),
             "--n".into(),
@@ -606,11 +705,11 @@ fn counterpart_spec(options: &Options, cell: &Cell) -> Spec {
             (cell.idle_s + 30.0).to_string(),
         ],
     };
-    Spec {
+    Some(Spec {
         program: options.bin_dir.join("uzmq-counterpart"),
         args,
         timeout: Duration::from_secs_f64(cell.timeout_s + cell.idle_s + 8.0),
-    }
+    })
 }
 
 /// Runs one measurement and extracts its metrics, or says why it failed.
@@ -625,24 +724,40 @@ fn measure(
     let counterpart = counterpart_spec(options, cell);
     let _ = writeln!(
         &*log,
-        "=== driver: {} {} : {} {} | {} {}",
+        "=== driver: {} {} : {} {} | {}",
         cell.id,
         variant.name(),
         peer.program.display(),
         peer.args.join(" "),
-        counterpart.program.display(),
-        counterpart.args.join(" ")
+        counterpart.as_ref().map_or("(no counterpart)".into(), |c| format!(
+            "{} {}",
+            c.program.display(),
+            c.args.join(" ")
+        ))
     );
+    let with_counterpart = counterpart.is_some();
     let Pair { peer, counterpart } = child::run_pair(
         &peer,
-        Some(&counterpart),
+        counterpart.as_ref(),
         Duration::from_secs(10),
         cell.workload == Workload::W4,
         log,
     );
-    let counterpart = counterpart.ok_or("the counterpart did not run")?;
+    let counterpart = match counterpart {
+        Some(c) => c,
+        None if with_counterpart => return Err("the counterpart did not run".into()),
+        // Nothing to check: `need` passes an empty end.
+        None => child::Ended::nothing(),
+    };
     let pj = peer.json.as_ref();
     let cj = counterpart.json.as_ref();
+    // CPU of the peer process per message in its measured window, ns.
+    let cpu_per = |n: u64| -> Vec<(String, f64)> {
+        pj.and_then(|j| j.num("cpu_s"))
+            .map(|c| ("cpu_ns_per_msg".to_string(), c * 1e9 / n.max(1) as f64))
+            .into_iter()
+            .collect()
+    };
     let need = |ended: &child::Ended, who: &str| -> Result<(), String> {
         if ended.ok() {
             Ok(())
@@ -659,29 +774,49 @@ fn measure(
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
             let rate = num(pj, "msgs_per_s", "peer")?;
-            vec![
+            let mut m = vec![
                 ("msgs_per_s".into(), rate),
                 ("mib_per_s".into(), rate * cell.size as f64 / 1_048_576.0),
+            ];
+            m.extend(cpu_per(cell.n));
+            m
+        }
+        Workload::W7 => {
+            need(&peer, "peer")?;
+            let rate = num(pj, "msgs_per_s", "peer")?;
+            let mut m = vec![("msgs_per_s".into(), rate)];
+            m.extend(cpu_per(cell.n));
+            m
+        }
+        Workload::W8Mem => {
+            need(&peer, "peer")?;
+            vec![
+                ("handle_bytes".into(), num(pj, "handle_bytes", "peer")?),
+                ("socket_bytes".into(), num(pj, "socket_bytes", "peer")?),
             ]
         }
         Workload::W2 => {
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
             let rate = num(cj, "msgs_per_s", "counterpart")?;
-            vec![
+            let mut m = vec![
                 ("msgs_per_s".into(), rate),
                 ("mib_per_s".into(), rate * cell.size as f64 / 1_048_576.0),
                 ("accepted_s".into(), num(pj, "accepted_s", "peer")?),
-            ]
+            ];
+            m.extend(cpu_per(cell.n));
+            m
         }
         Workload::W3 => {
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
-            vec![
+            let mut m = vec![
                 ("mean_us".into(), num(cj, "mean_us", "counterpart")?),
                 ("p50_us".into(), num(cj, "p50_us", "counterpart")?),
                 ("p99_us".into(), num(cj, "p99_us", "counterpart")?),
-            ]
+            ];
+            m.extend(cpu_per(cell.n));
+            m
         }
         Workload::W4 => {
             need(&peer, "peer")?;
@@ -722,6 +857,15 @@ fn headline(workload: Workload, metrics: &[(String, f64)]) -> String {
             .map_or(f64::NAN, |(_, v)| *v)
     };
     match workload {
+        Workload::W7 => format!(
+            "{} msg/s over {W7_SOCKETS} sockets",
+            report::si(get("msgs_per_s"))
+        ),
+        Workload::W8Mem => format!(
+            "{:.0} B per handle over {:.0} B per libzmq socket",
+            get("handle_bytes"),
+            get("socket_bytes")
+        ),
         Workload::W1 | Workload::W2 => format!(
             "{} msg/s, {:.0} MiB/s",
             report::si(get("msgs_per_s")),

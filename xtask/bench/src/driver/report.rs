@@ -21,6 +21,12 @@ pub enum Goal {
     Below(f64),
     /// The value itself must be exactly this (W5).
     Exactly(f64),
+    /// The value itself must be at most this (W8's round trip over W3's).
+    AtMost(f64),
+    /// uzmq / raw shown, no target, lower is better (CPU per message).
+    CostInfo,
+    /// The value only, no target (W8's memory).
+    ValueInfo,
 }
 
 impl Goal {
@@ -32,6 +38,8 @@ impl Goal {
             Goal::RatioInfo => "-".into(),
             Goal::Below(t) => format!("< {t} ms"),
             Goal::Exactly(t) => format!("= {t}"),
+            Goal::AtMost(t) => format!("<= {t:.2}"),
+            Goal::CostInfo | Goal::ValueInfo => "-".into(),
         }
     }
 }
@@ -93,17 +101,22 @@ impl Row {
             Goal::RatioInfo => None,
             Goal::Below(t) => self.median(variant).map(|v| v < t),
             Goal::Exactly(t) => self.median(variant).map(|v| v == t),
+            Goal::AtMost(t) => self.median(variant).map(|v| v <= t),
+            Goal::CostInfo | Goal::ValueInfo => None,
         }
     }
 
     /// What the plot shows for `variant` (higher is better) and its target:
-    /// the ratio for throughput, raw/uzmq for latency, the value for W5.
-    pub fn plotted(&self, variant: Variant) -> Option<(f64, f64)> {
+    /// the ratio for throughput, raw/uzmq for latency and CPU per message,
+    /// the value for W5 and for W8's round trip over W3's (inverted).
+    pub fn plotted(&self, variant: Variant) -> Option<(f64, Option<f64>)> {
         match self.goal {
-            Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| (r, t)),
-            Goal::RatioAtMost(t) => self.ratio(variant).map(|r| (1.0 / r, 1.0 / t)),
-            Goal::Exactly(t) => self.median(variant).map(|v| (v, t)),
-            Goal::RatioInfo | Goal::Below(_) => None,
+            Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| (r, Some(t))),
+            Goal::RatioAtMost(t) => self.ratio(variant).map(|r| (1.0 / r, Some(1.0 / t))),
+            Goal::Exactly(t) => self.median(variant).map(|v| (v, Some(t))),
+            Goal::AtMost(t) => self.median(variant).map(|v| (1.0 / v, Some(1.0 / t))),
+            Goal::CostInfo => self.ratio(variant).map(|r| (1.0 / r, None)),
+            Goal::RatioInfo | Goal::Below(_) | Goal::ValueInfo => None,
         }
     }
 }
@@ -159,21 +172,89 @@ pub fn rows(results: &Results) -> Vec<Row> {
                 .collect(),
         };
         let size = size_text(cell.size);
+        let cpu = |name: &str| {
+            make(
+                format!("{name} CPU per message"),
+                format!("{name} CPU"),
+                "cpu_ns_per_msg",
+                "ns",
+                Goal::CostInfo,
+            )
+        };
         match cell.workload {
-            Workload::W1 => rows.push(make(
-                format!("W1 receive {size} (n={})", cell.n),
-                format!("W1 {size}"),
-                "msgs_per_s",
-                "msg/s",
-                Goal::RatioAtLeast(0.90),
+            Workload::W1 => {
+                rows.push(make(
+                    format!("W1 receive {size} (n={})", cell.n),
+                    format!("W1 {size}"),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(0.90),
+                ));
+                rows.push(cpu(&format!("W1 {size}")));
+            }
+            Workload::W2 => {
+                rows.push(make(
+                    format!("W2 send {size} (n={})", cell.n),
+                    format!("W2 {size}"),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(0.90),
+                ));
+                rows.push(cpu(&format!("W2 {size}")));
+            }
+            Workload::W3 if cell.idle_handles > 0 => {
+                rows.push(make(
+                    format!(
+                        "W8 echo {size} mean, {} idle handles (r={})",
+                        cell.idle_handles, cell.n
+                    ),
+                    "W8 mean".into(),
+                    "mean_us",
+                    "us",
+                    Goal::RatioInfo,
+                ));
+                rows.push(cpu("W8 echo"));
+            }
+            Workload::W4 if cell.idle_handles > 0 => rows.push(make(
+                format!(
+                    "W8 idle CPU per 3 s, {} idle handles (idle {} s)",
+                    cell.idle_handles, cell.idle_s
+                ),
+                "W8 idle".into(),
+                "cpu_ms_per_3s",
+                "ms",
+                Goal::Below(1.0),
             )),
-            Workload::W2 => rows.push(make(
-                format!("W2 send {size} (n={})", cell.n),
-                format!("W2 {size}"),
-                "msgs_per_s",
-                "msg/s",
-                Goal::RatioAtLeast(0.90),
-            )),
+            Workload::W7 => {
+                rows.push(make(
+                    format!(
+                        "W7 fan-in {size}, {} sockets (n={})",
+                        super::W7_SOCKETS,
+                        cell.n
+                    ),
+                    "W7 fan-in".into(),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(1.0),
+                ));
+                rows.push(cpu("W7"));
+            }
+            Workload::W8Mem => {
+                rows.push(make(
+                    format!("W8 memory per idle handle, uzmq's share ({})", cell.idle_handles),
+                    "W8 handle".into(),
+                    "handle_bytes",
+                    "B",
+                    Goal::ValueInfo,
+                ));
+                rows.push(make(
+                    "W8 memory per libzmq socket".into(),
+                    "W8 socket".into(),
+                    "socket_bytes",
+                    "B",
+                    Goal::ValueInfo,
+                ));
+            }
             Workload::W3 => {
                 rows.push(make(
                     format!("W3 echo {size} mean (r={})", cell.n),
@@ -196,6 +277,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
                     "us",
                     Goal::RatioInfo,
                 ));
+                rows.push(cpu("W3 echo"));
             }
             Workload::W4 => rows.push(make(
                 format!("W4 idle CPU per 3 s (idle {} s)", cell.idle_s),
@@ -213,7 +295,44 @@ pub fn rows(results: &Results) -> Vec<Row> {
             )),
         }
     }
+    if let Some(row) = idle_over_busy(&rows) {
+        rows.push(row);
+    }
     rows
+}
+
+/// W8's target row: per variant, the mean round trip with the idle
+/// handles over the mean without (W3), when both ran.
+fn idle_over_busy(rows: &[Row]) -> Option<Row> {
+    let with = rows
+        .iter()
+        .find(|r| r.metric == "mean_us" && r.cell.starts_with("w8"))?;
+    let without = rows
+        .iter()
+        .find(|r| r.metric == "mean_us" && !r.cell.starts_with("w8"))?;
+    let medians = with
+        .medians
+        .iter()
+        .map(|(v, m)| {
+            let base = without.median(*v);
+            let ratio = match (m, base) {
+                (Some(m), Some(b)) if b != 0.0 => Some(m / b),
+                _ => None,
+            };
+            (*v, ratio)
+        })
+        .collect();
+    Some(Row {
+        cell: with.cell.clone(),
+        label: "W8 mean / W3 mean (same handle)".into(),
+        short: "W8/W3".into(),
+        metric: "w8_over_w3",
+        unit: "x",
+        goal: Goal::AtMost(1.05),
+        medians,
+        counts: with.counts.clone(),
+        paired: Vec::new(),
+    })
 }
 
 /// A sample for the list of repetitions: whole numbers as they are,
@@ -253,6 +372,9 @@ fn value_text(row: &Row, value: Option<f64>) -> String {
         "msg/s" => format!("{} msg/s", si(v)),
         "us" => format!("{v:.1} us"),
         "ms" => format!("{v:.3} ms"),
+        "ns" => format!("{v:.0} ns"),
+        "B" => format!("{v:.0} B"),
+        "x" => format!("{v:.3}"),
         _ => format!("{v:.6}"),
     }
 }
@@ -271,13 +393,15 @@ fn verdict_text(row: &Row, variant: Variant) -> String {
         None => "",
     };
     match row.goal {
-        Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::RatioInfo => {
+        Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::RatioInfo | Goal::CostInfo => {
             match row.ratio(variant) {
                 Some(r) => format!("{r:.3}{mark}"),
                 None => "-".into(),
             }
         }
-        Goal::Below(_) | Goal::Exactly(_) => mark.trim().to_string(),
+        Goal::Below(_) | Goal::Exactly(_) | Goal::AtMost(_) | Goal::ValueInfo => {
+            mark.trim().to_string()
+        }
     }
 }
 
@@ -612,14 +736,20 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     let _ = writeln!(md, "|---|{}", "---:|".repeat(vs.len()));
     for row in rows
         .iter()
-        .filter(|r| !matches!(r.goal, Goal::Below(_) | Goal::Exactly(_)))
+        .filter(|r| {
+            !matches!(
+                r.goal,
+                Goal::Below(_) | Goal::Exactly(_) | Goal::AtMost(_) | Goal::ValueInfo
+            )
+        })
     {
         let cells: Vec<String> = vs.iter().map(|v| paired_cell(row, *v)).collect();
         let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
     }
     let _ = writeln!(
         md,
-        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1. \
+        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1; W7 fan-in uzmq/raw (raw: `zmq_poll` over the same sockets in one thread) >= 1.0; W8 round trip with the idle handles / without (W3) <= 1.05 per handle kind, and idle CPU with them under 1 ms per 3 s. \
+         CPU per message is the peer process's CPU time (`getrusage`, every thread) inside its measured window over the messages (W3, W8: round trips); its \"vs raw\" is uzmq / raw, lower is better. W8 memory is the growth of the resident set when the idle sockets are opened (libzmq) and then wrapped in started handles (uzmq), per socket. \
          W1 is timed by the uzmq side from its first to its last message, W2 by the receiving counterpart; W3 round trips are timed by the blocking REQ counterpart.\n"
     );
     let _ = writeln!(md, "## Plan\n");
