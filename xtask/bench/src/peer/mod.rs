@@ -344,7 +344,7 @@ where
     };
     let handle_name = match imp {
         Impl::Uzmq => Value::from(handle.name()),
-        Impl::Raw => Value::Null,
+        Impl::Raw => Value::NULL,
     };
     match result {
         Ok(outcome) => {
