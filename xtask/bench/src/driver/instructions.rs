@@ -263,8 +263,7 @@ fn measure(
         args,
         timeout: native.timeout,
     };
-    let counterpart =
-        counterpart_spec(options, cell).ok_or("W1-W3 always have a counterpart")?;
+    let counterpart = counterpart_spec(options, cell).ok_or("W1-W3 always have a counterpart")?;
     let _ = writeln!(
         &*log,
         "=== driver (instructions): {} {} : valgrind {} | {} {}",
@@ -321,7 +320,11 @@ pub fn grid(measured: &[Measured], process: bool) -> (Vec<String>, Vec<Vec<Strin
     header.extend(measured.iter().map(|m| label(&m.cell)));
     let variants: Vec<Variant> = Variant::ALL
         .into_iter()
-        .filter(|v| measured.iter().any(|m| m.counts.iter().any(|(x, _)| x == v)))
+        .filter(|v| {
+            measured
+                .iter()
+                .any(|m| m.counts.iter().any(|(x, _)| x == v))
+        })
         .collect();
     let per_msg = |c: Count| {
         if process {
@@ -343,7 +346,11 @@ pub fn grid(measured: &[Measured], process: bool) -> (Vec<String>, Vec<Vec<Strin
                     (None, _) => "FAILED".into(),
                     (Some(c), _) if v.is_raw() => grouped(per_msg(c)),
                     (Some(c), Some((l, p))) => {
-                        format!("{:.2} ({})", if process { p } else { l }, grouped(per_msg(c)))
+                        format!(
+                            "{:.2} ({})",
+                            if process { p } else { l },
+                            grouped(per_msg(c))
+                        )
                     }
                     (Some(c), None) => format!("- ({})", grouped(per_msg(c))),
                 });
@@ -435,7 +442,11 @@ mod tests {
         fs::write(dir.join("w1.raw.out"), "totals: 99999\n").unwrap();
         fs::write(dir.join("w1.poll.out-01"), "totals: 0\n").unwrap();
         assert_eq!(read_counts(&dir, "w1.raw.out"), Ok((1000, 1500)));
-        assert!(read_counts(&dir, "w1.poll.out").unwrap_err().contains("nothing"));
+        assert!(
+            read_counts(&dir, "w1.poll.out")
+                .unwrap_err()
+                .contains("nothing")
+        );
         assert!(read_counts(&dir, "w2.raw.out").is_err());
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -22,6 +22,7 @@
 
 pub mod child;
 pub mod instructions;
+pub mod plot;
 pub mod quiet;
 pub mod report;
 
@@ -88,7 +89,11 @@ impl Variant {
 
     /// The peer program: `raw-peer` or `uzmq-peer`.
     pub fn program(self) -> &'static str {
-        if self.is_raw() { "raw-peer" } else { "uzmq-peer" }
+        if self.is_raw() {
+            "raw-peer"
+        } else {
+            "uzmq-peer"
+        }
     }
 
     /// The uzmq variants (every one but raw), in table order.
@@ -301,7 +306,9 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
     };
     if options.instructions {
         let version = instructions::check_valgrind()?;
-        eprintln!("uzmq-bench: counting instructions with {version} (about 50 times slower than a native run)");
+        eprintln!(
+            "uzmq-bench: counting instructions with {version} (about 50 times slower than a native run)"
+        );
     }
     let cells = if options.instructions {
         Vec::new()
@@ -407,7 +414,7 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
     let svg = options.out.join("ratios.svg");
     write(&md, &report::markdown(&results, &rows))?;
     write(&json, &format!("{}\n", report::json(&results, &rows)))?;
-    write(&svg, &report::svg(&results, &rows))?;
+    write(&svg, &report::svg(&results, &rows)?)?;
     eprintln!(
         "uzmq-bench: done in {:.0} s; wrote {}, {} and {}",
         results.duration.as_secs_f64(),
@@ -729,11 +736,13 @@ fn measure(
         variant.name(),
         peer.program.display(),
         peer.args.join(" "),
-        counterpart.as_ref().map_or("(no counterpart)".into(), |c| format!(
-            "{} {}",
-            c.program.display(),
-            c.args.join(" ")
-        ))
+        counterpart
+            .as_ref()
+            .map_or("(no counterpart)".into(), |c| format!(
+                "{} {}",
+                c.program.display(),
+                c.args.join(" ")
+            ))
     );
     let with_counterpart = counterpart.is_some();
     let Pair { peer, counterpart } = child::run_pair(

@@ -1,6 +1,6 @@
 //! The report: rows of medians with their ratio to raw libzmq and the
-//! target, as a terminal table, `report.md`, `report.json`, and a
-//! hand-written SVG bar plot of the ratios with the 0.90 target line.
+//! target, as a terminal table, `report.md` and `report.json`; the SVG
+//! plot of the ratios is drawn by [`super::plot`].
 
 use std::fmt::Write as _;
 use std::fs;
@@ -241,7 +241,10 @@ pub fn rows(results: &Results) -> Vec<Row> {
             }
             Workload::W8Mem => {
                 rows.push(make(
-                    format!("W8 memory per idle handle, uzmq's share ({})", cell.idle_handles),
+                    format!(
+                        "W8 memory per idle handle, uzmq's share ({})",
+                        cell.idle_handles
+                    ),
                     "W8 handle".into(),
                     "handle_bytes",
                     "B",
@@ -734,15 +737,12 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     let titles: Vec<&str> = vs.iter().map(|v| v.title()).collect();
     let _ = writeln!(md, "| workload | {} |", titles.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(vs.len()));
-    for row in rows
-        .iter()
-        .filter(|r| {
-            !matches!(
-                r.goal,
-                Goal::Below(_) | Goal::Exactly(_) | Goal::AtMost(_) | Goal::ValueInfo
-            )
-        })
-    {
+    for row in rows.iter().filter(|r| {
+        !matches!(
+            r.goal,
+            Goal::Below(_) | Goal::Exactly(_) | Goal::AtMost(_) | Goal::ValueInfo
+        )
+    }) {
         let cells: Vec<String> = vs.iter().map(|v| paired_cell(row, *v)).collect();
         let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
     }
@@ -793,155 +793,14 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     md
 }
 
-/// The plot: per row with a target, a bar per uzmq variant (higher is
-/// better), the dashed 0.90 target line, and each row's own target where
-/// it differs.
-pub fn svg(results: &Results, rows: &[Row]) -> String {
-    let vs: Vec<Variant> = variants(rows)
-        .into_iter()
-        .filter(|v| !v.is_raw())
-        .collect();
-    let groups: Vec<&Row> = rows
-        .iter()
-        .filter(|r| {
-            vs.iter().any(|v| r.plotted(*v).is_some())
-                || matches!(
-                    r.goal,
-                    Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::Exactly(_)
-                )
-        })
-        .collect();
-    let colors = ["#4c72b0", "#dd8452", "#55a868"];
-    let (left, right, top, bottom) = (60.0, 20.0, 50.0, 80.0);
-    let group_w = 40.0 + 36.0 * vs.len().max(1) as f64;
-    let width = left + right + group_w * groups.len().max(1) as f64;
-    let height = 420.0;
-    let plot_h = height - top - bottom;
-    let max_value = groups
-        .iter()
-        .flat_map(|r| vs.iter().filter_map(|v| r.plotted(*v).map(|(x, _)| x)))
-        .fold(1.2_f64, f64::max)
-        .min(3.0);
-    let y_max = (max_value * 10.0).ceil() / 10.0;
-    let y = |v: f64| top + plot_h * (1.0 - (v.clamp(0.0, y_max) / y_max));
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+/// The plot ([`super::plot`]), titled with the run's mode.
+pub fn svg(results: &Results, rows: &[Row]) -> Result<String, String> {
     let mode = if results.options.quick {
         "quick"
     } else {
         "full"
     };
-    let _ = writeln!(
-        s,
-        r#"<text x="{left}" y="20" font-size="15" font-weight="bold">uzmq vs raw libzmq ({mode} run, medians; higher is better)</text>"#
-    );
-    // Grid and axis.
-    let mut tick = 0.0;
-    while tick <= y_max + 1e-9 {
-        let ty = y(tick);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{tick:.1}</text>"##,
-            width - right,
-            left - 6.0,
-            ty + 4.0
-        );
-        tick += 0.2;
-    }
-    let _ = writeln!(
-        s,
-        r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="#333"/>"##,
-        top + plot_h
-    );
-    // Bars.
-    for (gi, row) in groups.iter().enumerate() {
-        let gx = left + group_w * gi as f64;
-        for (vi, v) in vs.iter().enumerate() {
-            let bx = gx + 20.0 + 36.0 * vi as f64;
-            match row.plotted(*v) {
-                Some((value, _)) => {
-                    let by = y(value);
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{bx:.1}" y="{by:.1}" width="30" height="{:.1}" fill="{}"><title>{} {}: {value:.3}</title></rect>"#,
-                        top + plot_h - by,
-                        colors[vi % colors.len()],
-                        row.label,
-                        v.title()
-                    );
-                    let _ = writeln!(
-                        s,
-                        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10">{value:.2}</text>"#,
-                        bx + 15.0,
-                        by - 3.0
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        s,
-                        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10" fill="#c00">n/a</text>"##,
-                        bx + 15.0,
-                        top + plot_h - 4.0
-                    );
-                }
-            }
-        }
-        // This row's own target, when it is not the 0.90 line.
-        let target = match row.goal {
-            Goal::RatioAtLeast(t) | Goal::Exactly(t) => t,
-            Goal::RatioAtMost(t) => 1.0 / t,
-            _ => 0.9,
-        };
-        if (target - 0.9).abs() > 1e-9 {
-            let ty = y(target);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{:.1}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c00" stroke-width="2" stroke-dasharray="2,2"/>"##,
-                gx + 14.0,
-                gx + group_w - 14.0
-            );
-        }
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            gx + group_w / 2.0,
-            top + plot_h + 16.0,
-            row.short
-        );
-    }
-    // The 0.90 target line.
-    let ty = y(0.9);
-    let _ = writeln!(
-        s,
-        r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c00" stroke-width="1.5" stroke-dasharray="6,4"/><text x="{:.1}" y="{:.1}" fill="#c00" font-size="11">target 0.90</text>"##,
-        width - right,
-        left + 4.0,
-        ty + 13.0
-    );
-    // Legend and notes.
-    let ly = height - 38.0;
-    for (vi, v) in vs.iter().enumerate() {
-        let lx = left + 150.0 * vi as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
-            ly - 10.0,
-            colors[vi % colors.len()],
-            lx + 16.0,
-            v.title()
-        );
-    }
-    let _ = writeln!(
-        s,
-        r##"<text x="{left}" y="{:.1}" font-size="10" fill="#555">W1/W2: uzmq msg/s / raw msg/s; W3: raw mean / uzmq mean (target 1/1.05 = 0.95); W5: received / sent (target 1)</text>"##,
-        height - 12.0
-    );
-    s.push_str("</svg>\n");
-    s
+    super::plot::svg(mode, rows)
 }
 
 #[cfg(test)]
@@ -1029,8 +888,13 @@ mod tests {
         assert!(md.contains("FAILED: boom"));
         let j = json(&r, &rows).to_string();
         assert!(Value::parse(&j).is_ok());
-        let svg = svg(&r, &rows);
-        assert!(svg.starts_with("<svg") && svg.contains("target 0.90"));
+        let svg = svg(&r, &rows).unwrap();
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(
+            svg.contains("W1 64 B") && svg.contains("uzmq ZmqPoll"),
+            "{svg}"
+        );
+        assert!(svg.contains("0.95"), "{svg}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use uzmq::{Events, Loop, RunMode, Timer, Zmq, ZmqPoll};
 
+use super::idle::Closer;
 use super::uzmq_side::POLL_BATCH;
 use super::{Failure, HandleKind, Outcome, RecvCount};
 use crate::scale::{ManyContext, ensure_fds};
@@ -163,11 +164,13 @@ pub fn uzmq(kind: HandleKind, p: &FanIn) -> Result<Outcome, Failure> {
     let timed_out = Rc::new(std::cell::Cell::new(false));
     let timer = Timer::new(&lp)?;
     // Every handle, to close them all once the last message arrived.
-    let closers: Rc<RefCell<Vec<Box<dyn Fn()>>>> = Rc::default();
+    let closers: Rc<RefCell<Vec<Closer>>> = Rc::default();
     let close_all = {
         let (closers, timer) = (closers.clone(), timer.clone());
         move || {
-            for close in closers.borrow().iter() {
+            // Taken out first: no borrow is held while the handles close.
+            let all = std::mem::take(&mut *closers.borrow_mut());
+            for close in all {
                 close();
             }
             timer.close();

@@ -40,12 +40,15 @@ pub fn sockets(ctx: Option<&ManyContext>, k: usize) -> Result<Vec<zmq::Socket>, 
 /// (`ZmqPoll`); [`IdleHandles::close_all`] closes them so that the loop
 /// can end.
 #[derive(Clone, Default)]
-pub struct IdleHandles(Rc<RefCell<Vec<Box<dyn Fn()>>>>);
+pub struct IdleHandles(Rc<RefCell<Vec<Closer>>>);
+
+/// Closes one handle.
+pub type Closer = Box<dyn Fn()>;
 
 impl IdleHandles {
     /// Wraps every socket in a handle of `kind` on `lp`, started.
     pub fn open(lp: &Loop, kind: HandleKind, sockets: Vec<zmq::Socket>) -> Result<Self, Failure> {
-        let mut closers: Vec<Box<dyn Fn()>> = Vec::with_capacity(sockets.len());
+        let mut closers: Vec<Closer> = Vec::with_capacity(sockets.len());
         for socket in sockets {
             match kind {
                 HandleKind::Stream => {
