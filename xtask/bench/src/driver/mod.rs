@@ -971,6 +971,31 @@ mod tests {
     }
 
     #[test]
+    fn scale_cells_and_their_specs() {
+        let mut o = options(true);
+        o.only = vec!["w8".into()];
+        let cells = plan(&o);
+        let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["w8-rt-64", "w8-idle", "w8-mem"]);
+        let rt = peer_spec(&o, &cells[0], Variant::STREAM);
+        assert_eq!(rt.args[0], "w3");
+        assert!(rt.args.windows(2).any(|w| w == ["--idle-handles", "10000"]));
+        assert!(counterpart_spec(&o, &cells[0]).is_some());
+        assert!(counterpart_spec(&o, &cells[2]).is_none());
+        o.only = vec!["w7".into()];
+        let w7 = &plan(&o)[0];
+        let spec = peer_spec(&o, w7, Variant::RAW);
+        assert!(spec.program.ends_with("raw-peer"));
+        assert!(spec.args.windows(2).any(|w| w == ["--sockets", "1000"]));
+        assert!(counterpart_spec(&o, w7).is_none());
+        o.instructions = true;
+        o.only = Vec::new();
+        let counted = instructions::plan(&o);
+        assert_eq!(counted.len(), 3);
+        assert_eq!(counted[2].n, counted[0].n / 20);
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");

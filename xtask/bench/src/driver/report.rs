@@ -834,15 +834,22 @@ mod tests {
                             "stream" => 95.0,
                             _ => 50.0,
                         };
-                        let run: Vec<(String, f64)> =
-                            ["msgs_per_s", "mean_us", "p50_us", "p99_us", "cpu_ms_per_3s"]
-                                .iter()
-                                .map(|k| (k.to_string(), x))
-                                .chain([
-                                    ("received_over_sent".to_string(), 1.0),
-                                    ("rep".to_string(), 0.0),
-                                ])
-                                .collect();
+                        let run: Vec<(String, f64)> = [
+                            "msgs_per_s",
+                            "mean_us",
+                            "p50_us",
+                            "p99_us",
+                            "cpu_ms_per_3s",
+                            "cpu_ns_per_msg",
+                            "handle_bytes",
+                        ]
+                        .iter()
+                        .map(|k| (k.to_string(), x))
+                        .chain([
+                            ("received_over_sent".to_string(), 1.0),
+                            ("rep".to_string(), 0.0),
+                        ])
+                        .collect();
                         let mut s = Samples::default();
                         s.runs.push(run);
                         if v == Variant::POLL {
@@ -895,6 +902,32 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("0.95"), "{svg}");
+    }
+
+    #[test]
+    fn scale_and_cpu_rows() {
+        let r = results();
+        let rows = rows(&r);
+        let w7 = rows.iter().find(|r| r.cell == "w7-64").unwrap();
+        assert_eq!(w7.goal, Goal::RatioAtLeast(1.0));
+        assert_eq!(w7.met(Variant::STREAM), Some(false)); // 0.95 < 1.0
+        let cpu = rows
+            .iter()
+            .find(|r| r.cell == "w1-64" && r.metric == "cpu_ns_per_msg")
+            .unwrap();
+        assert_eq!(cpu.ratio(Variant::POLL), Some(0.5));
+        assert_eq!(cpu.met(Variant::POLL), None);
+        // Lower CPU is better: the plot shows raw/uzmq.
+        assert_eq!(cpu.plotted(Variant::POLL), Some((2.0, None)));
+        let idle = rows.iter().find(|r| r.metric == "w8_over_w3").unwrap();
+        assert_eq!(idle.median(Variant::STREAM), Some(1.0));
+        assert_eq!(idle.met(Variant::STREAM), Some(true));
+        let mem = rows.iter().find(|r| r.metric == "handle_bytes").unwrap();
+        assert_eq!(mem.median(Variant::POLL), Some(50.0));
+        assert_eq!(mem.met(Variant::POLL), None);
+        let table = text_table(&rows);
+        assert!(table.contains("W8 mean / W3 mean"), "{table}");
+        assert!(table.contains("50 B"), "{table}");
     }
 
     #[test]
