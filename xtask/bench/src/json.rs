@@ -1,29 +1,28 @@
-//! Just enough JSON: a [`Value`] tree, its compact writer (one line, as the
-//! `uzmq-peer` contract wants) and a parser for what the children print.
+//! The JSON of the children's one-line contract and of `report.json`: a
+//! [`Value`] built field by field in order, written compactly on one line
+//! and parsed back, on `serde_json` (keys kept in insertion order).
+//!
+//! The writing keeps the contract's number format, which scripts outside
+//! this package parse: whole numbers (below 10^15) print without a
+//! fraction (`10`, not `10.0`), other numbers as Rust prints an `f64`
+//! (never in exponent form), and a non-finite number is `null`.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
+use std::io;
 
-/// A JSON value. Numbers are `f64`; whole numbers print without a fraction.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// `null` (also what a non-finite number prints as).
-    Null,
-    /// `true` / `false`.
-    Bool(bool),
-    /// A number.
-    Num(f64),
-    /// A string.
-    Str(String),
-    /// An array.
-    Arr(Vec<Value>),
-    /// An object, keys in insertion order.
-    Obj(Vec<(String, Value)>),
-}
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+
+/// A JSON value (numbers are read as `f64`), built with [`Value::with`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Value(serde_json::Value);
 
 impl Value {
+    /// `null`.
+    pub const NULL: Value = Value(serde_json::Value::Null);
+
     /// An empty object, to fill with [`Value::with`].
     pub fn object() -> Value {
-        Value::Obj(Vec::new())
+        Value(serde_json::Value::Object(serde_json::Map::new()))
     }
 
     /// This object with `key` set to `value` (appended; a builder).
@@ -32,306 +31,146 @@ impl Value {
     ///
     /// When `self` is not an object.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Value {
-        match &mut self {
-            Value::Obj(fields) => fields.push((key.to_string(), value.into())),
+        match &mut self.0 {
+            serde_json::Value::Object(fields) => {
+                fields.insert(key.to_string(), value.into().0);
+            }
             _ => panic!("Value::with on a non-object"),
         }
         self
     }
 
     /// The field `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        match self {
-            Value::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.0.get(key).cloned().map(Value)
     }
 
     /// The number in field `key` of an object.
     pub fn num(&self, key: &str) -> Option<f64> {
-        match self.get(key)? {
-            Value::Num(n) => Some(*n),
-            _ => None,
-        }
+        self.0.get(key)?.as_f64()
     }
 
     /// The string in field `key` of an object.
     pub fn str(&self, key: &str) -> Option<&str> {
-        match self.get(key)? {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
+        self.0.get(key)?.as_str()
     }
 
     /// The boolean in field `key` of an object.
     pub fn bool(&self, key: &str) -> Option<bool> {
-        match self.get(key)? {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
+        self.0.get(key)?.as_bool()
     }
 
     /// Parses one JSON document (surrounding whitespace allowed).
     pub fn parse(text: &str) -> Result<Value, String> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("trailing characters at byte {}", p.i));
+        serde_json::from_str(text)
+            .map(Value)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The `serde_json` value.
+    pub fn as_serde(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+
+/// serde_json's compact output with the contract's numbers (see the module
+/// documentation) and its escapes (`\u0008`, `\u000c` for backspace and
+/// form feed, as before).
+struct Contract;
+
+impl Formatter for Contract {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        if !value.is_finite() {
+            writer.write_all(b"null")
+        } else if value.fract() == 0.0 && value.abs() < 1e15 {
+            write!(writer, "{}", value as i64)
+        } else {
+            write!(writer, "{value}")
         }
-        Ok(v)
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
+        match escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => CompactFormatter.write_char_escape(writer, other),
+        }
     }
 }
 
 impl fmt::Display for Value {
     /// Compact JSON on one line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Null => f.write_str("null"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Num(n) if !n.is_finite() => f.write_str("null"),
-            Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => write!(f, "{}", *n as i64),
-            Value::Num(n) => write!(f, "{n}"),
-            Value::Str(s) => write_str(f, s),
-            Value::Arr(items) => {
-                f.write_char('[')?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(',')?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_char(']')
-            }
-            Value::Obj(fields) => {
-                f.write_char('{')?;
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(',')?;
-                    }
-                    write_str(f, k)?;
-                    write!(f, ":{v}")?;
-                }
-                f.write_char('}')
-            }
-        }
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, Contract);
+        serde::Serialize::serialize(&self.0, &mut ser).map_err(|_| fmt::Error)?;
+        f.write_str(&String::from_utf8_lossy(&out))
     }
-}
-
-fn write_str(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
 }
 
 impl From<bool> for Value {
     fn from(b: bool) -> Value {
-        Value::Bool(b)
+        Value(b.into())
     }
 }
 
 impl From<f64> for Value {
     fn from(n: f64) -> Value {
-        Value::Num(n)
+        // Whole numbers as integers (they print so, and read back exactly);
+        // a non-finite number has no JSON form: null.
+        if n.fract() == 0.0 && n.abs() < 1e15 {
+            Value((n as i64).into())
+        } else {
+            Value(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into))
+        }
     }
 }
 
 impl From<u64> for Value {
     fn from(n: u64) -> Value {
-        Value::Num(n as f64)
+        Value::from(n as f64)
     }
 }
 
 impl From<usize> for Value {
     fn from(n: usize) -> Value {
-        Value::Num(n as f64)
+        Value::from(n as f64)
     }
 }
 
 impl From<i32> for Value {
     fn from(n: i32) -> Value {
-        Value::Num(f64::from(n))
+        Value::from(f64::from(n))
     }
 }
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::Str(s.to_string())
+        Value(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::Str(s)
+        Value(s.into())
     }
 }
 
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Value {
-        v.map_or(Value::Null, Into::into)
+        v.map_or(Value::NULL, Into::into)
     }
 }
 
 impl<T: Into<Value>> From<Vec<T>> for Value {
     fn from(v: Vec<T>) -> Value {
-        Value::Arr(v.into_iter().map(Into::into).collect())
-    }
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
-    }
-
-    fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.s.get(self.i).copied()
-    }
-
-    fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{}` at byte {}", c as char, self.i))
-        }
-    }
-
-    fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
-        if self.s[self.i..].starts_with(word.as_bytes()) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            Err(format!("bad literal at byte {}", self.i))
-        }
-    }
-
-    fn value(&mut self) -> Result<Value, String> {
-        match self.peek() {
-            None => Err("unexpected end".into()),
-            Some(b'n') => self.literal("null", Value::Null),
-            Some(b't') => self.literal("true", Value::Bool(true)),
-            Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'"') => self.string().map(Value::Str),
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(Value::Arr(items));
-                }
-                loop {
-                    items.push(self.value()?);
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Value::Arr(items));
-                        }
-                        _ => return Err(format!("expected `,` or `]` at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(b'{') => {
-                self.i += 1;
-                let mut fields = Vec::new();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(Value::Obj(fields));
-                }
-                loop {
-                    self.ws();
-                    let key = self.string()?;
-                    self.expect(b':')?;
-                    fields.push((key, self.value()?));
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Value::Obj(fields));
-                        }
-                        _ => return Err(format!("expected `,` or `}}` at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(_) => self.number(),
-        }
-    }
-
-    fn number(&mut self) -> Result<Value, String> {
-        let start = self.i;
-        while self.i < self.s.len() && b"+-0123456789.eE".contains(&self.s[self.i]) {
-            self.i += 1;
-        }
-        std::str::from_utf8(&self.s[start..self.i])
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .map(Value::Num)
-            .ok_or_else(|| format!("bad number at byte {start}"))
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.s.get(self.i) != Some(&b'"') {
-            return Err(format!("expected a string at byte {}", self.i));
-        }
-        self.i += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(&c) = self.s.get(self.i) else {
-                return Err("unterminated string".into());
-            };
-            self.i += 1;
-            match c {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else {
-                        return Err("unterminated escape".into());
-                    };
-                    self.i += 1;
-                    match e {
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'u' => {
-                            let hex = self
-                                .s
-                                .get(self.i..self.i + 4)
-                                .and_then(|h| std::str::from_utf8(h).ok())
-                                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                                .ok_or("bad \\u escape")?;
-                            self.i += 4;
-                            let c = char::from_u32(hex).unwrap_or('\u{fffd}');
-                            out.extend_from_slice(c.to_string().as_bytes());
-                        }
-                        other => out.push(other),
-                    }
-                }
-                other => out.push(other),
-            }
-        }
-        String::from_utf8(out).map_err(|_| "string is not UTF-8".into())
+        Value(serde_json::Value::Array(
+            v.into_iter().map(|x| x.into().0).collect(),
+        ))
     }
 }
 
@@ -346,7 +185,7 @@ mod tests {
             .with("received", 10u64)
             .with("elapsed_s", 0.25)
             .with("ok", true)
-            .with("none", Value::Null)
+            .with("none", Value::NULL)
             .with("list", vec![1.5, 2.0])
             .with("text", "a\"b\\c\nd");
         let line = v.to_string();
@@ -354,9 +193,40 @@ mod tests {
             line,
             r#"{"workload":"w1","received":10,"elapsed_s":0.25,"ok":true,"none":null,"list":[1.5,2],"text":"a\"b\\c\nd"}"#
         );
-        assert_eq!(Value::parse(&line).unwrap(), v);
+        assert_eq!(Value::parse(&line).unwrap().to_string(), line);
         assert_eq!(v.num("received"), Some(10.0));
         assert_eq!(v.str("workload"), Some("w1"));
+        assert_eq!(v.bool("ok"), Some(true));
+    }
+
+    #[test]
+    fn numbers_print_as_the_contract_wants() {
+        let v = Value::object()
+            .with("tiny", 1e-7)
+            .with("rate", 117_010.465_417_711_92)
+            .with("big", 1e16)
+            .with("nan", f64::NAN)
+            .with("inf", f64::INFINITY)
+            .with("neg", -3.0);
+        assert_eq!(
+            v.to_string(),
+            r#"{"tiny":0.0000001,"rate":117010.46541771192,"big":10000000000000000,"nan":null,"inf":null,"neg":-3}"#
+        );
+        let controls = Value::object().with("c", "\u{8}\u{c}\u{1}\t");
+        assert_eq!(controls.to_string(), r#"{"c":"\u0008\u000c\u0001\t"}"#);
+    }
+
+    #[test]
+    fn contract_lines_read_and_write_back_unchanged() {
+        // Lines as the hand-written writer printed them before serde_json.
+        for line in [
+            r#"{"workload":"w1","received":100000,"bytes":6400000,"elapsed_s":0.854615864,"msgs_per_s":117010.46541771192,"timed_out":false,"error":null,"impl":"raw","handle":null,"complete":true}"#,
+            r#"{"workload":"w1","role":"counterpart","sent":100000,"accepted_s":0.480379237,"complete":true}"#,
+            r#"{"workload":"w3","role":"counterpart","round_trips":5000,"measured":4500,"mean_us":104.9011795555557,"p50_us":102.38199999999999,"p99_us":166.036,"min_us":69.793,"max_us":1681.674,"complete":true}"#,
+            r#"{"workload":"w4","cpu_s":0.00023466800000000732,"wall_s":3.002225861,"cpu_source":"schedstat","settle_s":0.5,"received":0,"error":null,"impl":"uzmq","handle":"stream","complete":true}"#,
+        ] {
+            assert_eq!(Value::parse(line).unwrap().to_string(), line);
+        }
     }
 
     #[test]
@@ -365,6 +235,6 @@ mod tests {
         assert_eq!(v.num("a"), Some(1000.0));
         assert!(Value::parse("{\"a\":1} x").is_err());
         assert!(Value::parse("{\"a\":}").is_err());
-        assert_eq!(Value::Num(f64::NAN).to_string(), "null");
+        assert_eq!(Value::from(f64::NAN).to_string(), "null");
     }
 }

@@ -1,5 +1,5 @@
 //! uzmq's benchmark harness: the `uzmq-peer` command-line contract (workloads
-//! W1-W5 through uzmq's `Zmq` or `ZmqPoll`, or through plain blocking libzmq
+//! W1-W5, W7 and W8 through uzmq's `Zmq` or `ZmqPoll`, or through plain blocking libzmq
 //! calls as the baseline), the blocking counterpart that connects to it, and
 //! the `uzmq-bench` driver that runs them side by side and writes the report.
 //! It also holds the soak workload behind `cargo xtask soak` ([`soak`]).
@@ -8,7 +8,9 @@
 //! `uzmq-counterpart` calls [`counterpart::main`], `uzmq-bench` calls
 //! [`driver::main`], `uzmq-soak` calls [`soak::main`]. Every bench child prints exactly one JSON line on stdout
 //! ([`json`]) and everything else on stderr.
-#![forbid(unsafe_code)]
+// One module, [`scale`], may use `unsafe`: libzmq's socket limit has no
+// safe setter. Everything else stays safe.
+#![deny(unsafe_code)]
 
 pub mod args;
 pub mod counterpart;
@@ -16,8 +18,10 @@ pub mod cpu;
 pub mod driver;
 pub mod json;
 pub mod peer;
+pub mod scale;
 pub mod soak;
 pub mod stats;
+pub mod window;
 
 use std::time::Duration;
 

@@ -42,6 +42,12 @@ pub struct Ended {
 }
 
 impl Ended {
+    /// The end of a child that was never meant to run: no status, no
+    /// JSON, no problem.
+    pub fn nothing() -> Ended {
+        failed(String::new())
+    }
+
     /// Exited 0 with a JSON line.
     pub fn ok(&self) -> bool {
         self.status.is_some_and(|s| s.success()) && self.json.is_some()

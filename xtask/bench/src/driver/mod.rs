@@ -5,7 +5,7 @@
 //! writes `report.md`, `report.json` and `ratios.svg` under `target/bench/`.
 //!
 //! ```text
-//! uzmq-bench [--quick] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll]
+//! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll]
 //!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S]
 //! ```
 //!
@@ -16,8 +16,13 @@
 //! measurement the driver waits (up to `--quiet-wait-s`, 3 s) for other
 //! load on the machine to calm down, and records how busy it was
 //! ([`quiet`]); the report counts the measurements that began busy.
+//!
+//! `--instructions` runs W1-W3 once per variant with the peer under
+//! callgrind instead and reports instructions per message ([`instructions`]).
 
 pub mod child;
+pub mod instructions;
+pub mod plot;
 pub mod quiet;
 pub mod report;
 
@@ -32,37 +37,68 @@ use crate::json::Value;
 use crate::stats;
 use child::{Pair, Spec};
 
-/// One of the three things measured in each cell.
+/// One of the things measured in each cell: raw libzmq, or `uzmq-peer`
+/// with one handle kind. A new handle kind of the peer (its `--handle`
+/// name) is one more line in [`Variant::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    /// `raw-peer`: blocking libzmq, no loop (the ceiling).
-    Raw,
-    /// `uzmq-peer --handle stream`: the `Zmq` handle.
-    Stream,
-    /// `uzmq-peer --handle poll`: the `ZmqPoll` handle.
-    Poll,
+pub struct Variant {
+    name: &'static str,
+    title: &'static str,
+    /// `None` for raw libzmq (`raw-peer`), else the `--handle` of `uzmq-peer`.
+    handle: Option<&'static str>,
 }
 
 impl Variant {
-    /// All variants, in table order.
-    pub const ALL: [Variant; 3] = [Variant::Raw, Variant::Stream, Variant::Poll];
+    /// `raw-peer`: blocking libzmq, no loop (the ceiling).
+    pub const RAW: Variant = Variant {
+        name: "raw",
+        title: "raw libzmq",
+        handle: None,
+    };
+    /// `uzmq-peer --handle stream`: the `Zmq` handle.
+    pub const STREAM: Variant = Variant::uzmq("stream", "uzmq Zmq");
+    /// `uzmq-peer --handle poll`: the `ZmqPoll` handle.
+    pub const POLL: Variant = Variant::uzmq("poll", "uzmq ZmqPoll");
+
+    /// All variants, in table order; raw first.
+    pub const ALL: [Variant; 3] = [Variant::RAW, Variant::STREAM, Variant::POLL];
+
+    /// `uzmq-peer --handle <handle>`, shown as `title`.
+    pub const fn uzmq(handle: &'static str, title: &'static str) -> Variant {
+        Variant {
+            name: handle,
+            title,
+            handle: Some(handle),
+        }
+    }
 
     /// `raw`, `stream`, `poll`.
     pub fn name(self) -> &'static str {
-        match self {
-            Variant::Raw => "raw",
-            Variant::Stream => "stream",
-            Variant::Poll => "poll",
-        }
+        self.name
     }
 
     /// The column title.
     pub fn title(self) -> &'static str {
-        match self {
-            Variant::Raw => "raw libzmq",
-            Variant::Stream => "uzmq Zmq",
-            Variant::Poll => "uzmq ZmqPoll",
+        self.title
+    }
+
+    /// Whether this is the raw libzmq baseline.
+    pub fn is_raw(self) -> bool {
+        self.handle.is_none()
+    }
+
+    /// The peer program: `raw-peer` or `uzmq-peer`.
+    pub fn program(self) -> &'static str {
+        if self.is_raw() {
+            "raw-peer"
+        } else {
+            "uzmq-peer"
         }
+    }
+
+    /// The uzmq variants (every one but raw), in table order.
+    pub fn uzmq_all() -> impl Iterator<Item = Variant> {
+        Variant::ALL.into_iter().filter(|v| !v.is_raw())
     }
 }
 
@@ -79,7 +115,22 @@ pub enum Workload {
     W4,
     /// No loss: W1 with 200,000 x 64 B and high-water marks of 1,000.
     W5,
+    /// Fan-in: [`W7_SOCKETS`] PULL sockets on one thread fed by
+    /// [`W7_SENDERS`] threads, total receive throughput.
+    W7,
+    /// Memory of idle handles over their libzmq sockets (W8; W8's round
+    /// trip and idle CPU are W3 and W4 cells with idle handles).
+    W8Mem,
 }
+
+/// W7's PULL sockets.
+pub const W7_SOCKETS: usize = 1000;
+
+/// W7's sending threads.
+pub const W7_SENDERS: usize = 2;
+
+/// W8's idle handles.
+pub const W8_IDLE: usize = 10_000;
 
 impl Workload {
     /// `w1` ... `w5`.
@@ -90,6 +141,8 @@ impl Workload {
             Workload::W3 => "w3",
             Workload::W4 => "w4",
             Workload::W5 => "w5",
+            Workload::W7 => "w7",
+            Workload::W8Mem => "w8mem",
         }
     }
 }
@@ -115,6 +168,21 @@ pub struct Cell {
     pub reps: usize,
     /// Timeout passed to the children, seconds.
     pub timeout_s: f64,
+    /// Idle handles (uzmq) or sockets (raw) the peer keeps open beside
+    /// the measured one (W8).
+    pub idle_handles: usize,
+}
+
+impl Cell {
+    /// The workload's name as `--only` takes it: `w8` for the W3, W4 and
+    /// memory cells of W8, else the workload's own.
+    pub fn group(&self) -> &'static str {
+        if self.idle_handles > 0 {
+            "w8"
+        } else {
+            self.workload.name()
+        }
+    }
 }
 
 /// What the driver was asked to do.
@@ -140,6 +208,9 @@ pub struct Options {
     /// Before each measurement, wait up to this long for other load on
     /// the machine to drop below [`quiet::QUIET`].
     pub quiet_wait: Duration,
+    /// Count instructions per message under callgrind
+    /// ([`instructions`]) instead of running the timed plan.
+    pub instructions: bool,
 }
 
 /// The measurements of one variant in one cell.
@@ -183,6 +254,8 @@ pub struct Results {
     pub started_unix: u64,
     /// How long it took.
     pub duration: Duration,
+    /// The instruction counts of an `--instructions` run (else empty).
+    pub instructions: Vec<instructions::Measured>,
 }
 
 impl Results {
@@ -226,17 +299,37 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
     let log = File::create(&log_path)
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
 
-    let cells = plan(&options);
     let variants: Vec<Variant> = if options.variants.is_empty() {
         Variant::ALL.to_vec()
     } else {
         options.variants.clone()
     };
+    if options.instructions {
+        let version = instructions::check_valgrind()?;
+        eprintln!(
+            "uzmq-bench: counting instructions with {version} (about 50 times slower than a native run)"
+        );
+    }
+    let cells = if options.instructions {
+        Vec::new()
+    } else {
+        plan(&options)
+    };
     let total: usize = cells.iter().map(|c| c.reps * variants.len()).sum();
     eprintln!(
         "uzmq-bench: {} run ({} measurements; children's stderr in {})",
-        if options.quick { "quick" } else { "full" },
-        total,
+        if options.instructions {
+            "instructions"
+        } else if options.quick {
+            "quick"
+        } else {
+            "full"
+        },
+        if options.instructions {
+            instructions::plan(&options).len() * variants.len()
+        } else {
+            total
+        },
         log_path.display()
     );
     let started_unix = SystemTime::now()
@@ -292,22 +385,36 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
         }
         measured.push((cell, samples));
     }
+    let counted = if options.instructions {
+        instructions::run(&options, &variants, &log)
+    } else {
+        Vec::new()
+    };
     let results = Results {
         options: options.clone(),
         cells: measured,
         started_unix,
         duration: started.elapsed(),
+        instructions: counted,
     };
     let rows = report::rows(&results);
-    println!("{}", report::text_table(&rows));
-    println!("{}", report::paired_text(&rows));
-    println!("other load: {}", report::background_summary(&results));
+    if !rows.is_empty() {
+        println!("{}", report::text_table(&rows));
+        println!("{}", report::paired_text(&rows));
+        println!("other load: {}", report::background_summary(&results));
+    }
+    if !results.instructions.is_empty() {
+        for process in [false, true] {
+            let (header, lines) = instructions::grid(&results.instructions, process);
+            println!("{}", report::align(&header, &lines));
+        }
+    }
     let md = options.out.join("report.md");
     let json = options.out.join("report.json");
     let svg = options.out.join("ratios.svg");
     write(&md, &report::markdown(&results, &rows))?;
     write(&json, &format!("{}\n", report::json(&results, &rows)))?;
-    write(&svg, &report::svg(&results, &rows))?;
+    write(&svg, &report::svg(&results, &rows)?)?;
     eprintln!(
         "uzmq-bench: done in {:.0} s; wrote {}, {} and {}",
         results.duration.as_secs_f64(),
@@ -326,7 +433,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
     let mut args = Args::parse(words)?;
     if let Some(command) = &args.command {
         return Err(format!(
-            "unexpected argument `{command}` (options: --quick, --reps N, --only w1,w2, --variants raw,stream,poll, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
+            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,stream,poll, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
         ));
     }
     let exe_dir = env::current_exe()
@@ -338,6 +445,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
         .parent()
         .map_or_else(|| PathBuf::from("bench"), |target| target.join("bench"));
     let quick = args.flag("quick")?;
+    let instructions = args.flag("instructions")?;
     let reps = args.take_opt::<usize>("reps")?.map(|r| r.max(1));
     let only = args
         .take_opt::<String>("only")?
@@ -371,6 +479,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
         hwm,
         timeout_s,
         quiet_wait,
+        instructions,
     })
 }
 
@@ -398,6 +507,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
         idle_s: 0.0,
         reps: reps(5, 3),
         timeout_s,
+        idle_handles: 0,
     };
     let cells = vec![
         flow(Workload::W1, 64, 4_000_000, 1_000_000),
@@ -418,6 +528,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             idle_s: 0.0,
             reps: reps(11, 5),
             timeout_s,
+            idle_handles: 0,
         },
         Cell {
             id: "w4".into(),
@@ -429,6 +540,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             idle_s: if q { 2.0 } else { 3.0 },
             reps: reps(3, 1),
             timeout_s,
+            idle_handles: 0,
         },
         Cell {
             id: "w5-64".into(),
@@ -440,19 +552,65 @@ pub fn plan(options: &Options) -> Vec<Cell> {
             idle_s: 0.0,
             reps: reps(3, 1),
             timeout_s,
+            idle_handles: 0,
+        },
+        Cell {
+            id: "w7-64".into(),
+            workload: Workload::W7,
+            size: 64,
+            n: if q { 300_000 } else { 2_000_000 },
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: 0.0,
+            reps: reps(5, 1),
+            timeout_s,
+            idle_handles: 0,
+        },
+        Cell {
+            id: "w8-rt-64".into(),
+            workload: Workload::W3,
+            size: 64,
+            n: if q { 5_000 } else { 10_000 },
+            hwm: options.hwm,
+            warmup: 500,
+            idle_s: 0.0,
+            reps: reps(11, 3),
+            timeout_s,
+            idle_handles: W8_IDLE,
+        },
+        Cell {
+            id: "w8-idle".into(),
+            workload: Workload::W4,
+            size: 0,
+            n: 0,
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: if q { 2.0 } else { 3.0 },
+            reps: reps(3, 1),
+            timeout_s,
+            idle_handles: W8_IDLE,
+        },
+        Cell {
+            id: "w8-mem".into(),
+            workload: Workload::W8Mem,
+            size: 0,
+            n: 0,
+            hwm: options.hwm,
+            warmup: 0,
+            idle_s: 0.0,
+            reps: 1,
+            timeout_s,
+            idle_handles: W8_IDLE,
         },
     ];
     cells
         .into_iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.workload.name()))
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.group()))
         .collect()
 }
 
 fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
-    let program = options.bin_dir.join(match variant {
-        Variant::Raw => "raw-peer",
-        Variant::Stream | Variant::Poll => "uzmq-peer",
-    });
+    let program = options.bin_dir.join(variant.program());
     let t = cell.timeout_s.to_string();
     let mut args: Vec<String> = match cell.workload {
         Workload::W1 | Workload::W5 | Workload::W2 => {
@@ -481,9 +639,28 @@ fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
             t,
         ],
         Workload::W4 => vec!["w4".into(), "--idle-s".into(), cell.idle_s.to_string()],
+        Workload::W7 => vec![
+            "w7".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--size".into(),
+            cell.size.to_string(),
+            "--sockets".into(),
+            W7_SOCKETS.to_string(),
+            "--senders".into(),
+            W7_SENDERS.to_string(),
+            "--hwm".into(),
+            cell.hwm.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
+        Workload::W8Mem => vec!["w8mem".into()],
     };
-    if variant != Variant::Raw {
-        args.extend(["--handle".into(), variant.name().into()]);
+    if cell.idle_handles > 0 {
+        args.extend(["--idle-handles".into(), cell.idle_handles.to_string()]);
+    }
+    if let Some(handle) = variant.handle {
+        args.extend(["--handle".into(), handle.into()]);
     }
     Spec {
         program,
@@ -492,9 +669,12 @@ fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
     }
 }
 
-fn counterpart_spec(options: &Options, cell: &Cell) -> Spec {
+/// The counterpart of `cell`; `None` for the workloads that have none
+/// (W7's senders are threads of the peer; W8's memory needs no traffic).
+fn counterpart_spec(options: &Options, cell: &Cell) -> Option<Spec> {
     let t = cell.timeout_s.to_string();
     let args: Vec<String> = match cell.workload {
+        Workload::W7 | Workload::W8Mem => return None,
         Workload::W1 | Workload::W5 => vec![
             "w1".into(),
             "--n".into(),
@@ -532,11 +712,11 @@ fn counterpart_spec(options: &Options, cell: &Cell) -> Spec {
             (cell.idle_s + 30.0).to_string(),
         ],
     };
-    Spec {
+    Some(Spec {
         program: options.bin_dir.join("uzmq-counterpart"),
         args,
         timeout: Duration::from_secs_f64(cell.timeout_s + cell.idle_s + 8.0),
-    }
+    })
 }
 
 /// Runs one measurement and extracts its metrics, or says why it failed.
@@ -551,24 +731,42 @@ fn measure(
     let counterpart = counterpart_spec(options, cell);
     let _ = writeln!(
         &*log,
-        "=== driver: {} {} : {} {} | {} {}",
+        "=== driver: {} {} : {} {} | {}",
         cell.id,
         variant.name(),
         peer.program.display(),
         peer.args.join(" "),
-        counterpart.program.display(),
-        counterpart.args.join(" ")
+        counterpart
+            .as_ref()
+            .map_or("(no counterpart)".into(), |c| format!(
+                "{} {}",
+                c.program.display(),
+                c.args.join(" ")
+            ))
     );
+    let with_counterpart = counterpart.is_some();
     let Pair { peer, counterpart } = child::run_pair(
         &peer,
-        Some(&counterpart),
+        counterpart.as_ref(),
         Duration::from_secs(10),
         cell.workload == Workload::W4,
         log,
     );
-    let counterpart = counterpart.ok_or("the counterpart did not run")?;
+    let counterpart = match counterpart {
+        Some(c) => c,
+        None if with_counterpart => return Err("the counterpart did not run".into()),
+        // Nothing to check: `need` passes an empty end.
+        None => child::Ended::nothing(),
+    };
     let pj = peer.json.as_ref();
     let cj = counterpart.json.as_ref();
+    // CPU of the peer process per message in its measured window, ns.
+    let cpu_per = |n: u64| -> Vec<(String, f64)> {
+        pj.and_then(|j| j.num("cpu_s"))
+            .map(|c| ("cpu_ns_per_msg".to_string(), c * 1e9 / n.max(1) as f64))
+            .into_iter()
+            .collect()
+    };
     let need = |ended: &child::Ended, who: &str| -> Result<(), String> {
         if ended.ok() {
             Ok(())
@@ -585,29 +783,49 @@ fn measure(
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
             let rate = num(pj, "msgs_per_s", "peer")?;
-            vec![
+            let mut m = vec![
                 ("msgs_per_s".into(), rate),
                 ("mib_per_s".into(), rate * cell.size as f64 / 1_048_576.0),
+            ];
+            m.extend(cpu_per(cell.n));
+            m
+        }
+        Workload::W7 => {
+            need(&peer, "peer")?;
+            let rate = num(pj, "msgs_per_s", "peer")?;
+            let mut m = vec![("msgs_per_s".into(), rate)];
+            m.extend(cpu_per(cell.n));
+            m
+        }
+        Workload::W8Mem => {
+            need(&peer, "peer")?;
+            vec![
+                ("handle_bytes".into(), num(pj, "handle_bytes", "peer")?),
+                ("socket_bytes".into(), num(pj, "socket_bytes", "peer")?),
             ]
         }
         Workload::W2 => {
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
             let rate = num(cj, "msgs_per_s", "counterpart")?;
-            vec![
+            let mut m = vec![
                 ("msgs_per_s".into(), rate),
                 ("mib_per_s".into(), rate * cell.size as f64 / 1_048_576.0),
                 ("accepted_s".into(), num(pj, "accepted_s", "peer")?),
-            ]
+            ];
+            m.extend(cpu_per(cell.n));
+            m
         }
         Workload::W3 => {
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
-            vec![
+            let mut m = vec![
                 ("mean_us".into(), num(cj, "mean_us", "counterpart")?),
                 ("p50_us".into(), num(cj, "p50_us", "counterpart")?),
                 ("p99_us".into(), num(cj, "p99_us", "counterpart")?),
-            ]
+            ];
+            m.extend(cpu_per(cell.n));
+            m
         }
         Workload::W4 => {
             need(&peer, "peer")?;
@@ -648,6 +866,15 @@ fn headline(workload: Workload, metrics: &[(String, f64)]) -> String {
             .map_or(f64::NAN, |(_, v)| *v)
     };
     match workload {
+        Workload::W7 => format!(
+            "{} msg/s over {W7_SOCKETS} sockets",
+            report::si(get("msgs_per_s"))
+        ),
+        Workload::W8Mem => format!(
+            "{:.0} B per handle over {:.0} B per libzmq socket",
+            get("handle_bytes"),
+            get("socket_bytes")
+        ),
         Workload::W1 | Workload::W2 => format!(
             "{} msg/s, {:.0} MiB/s",
             report::si(get("msgs_per_s")),
@@ -711,6 +938,7 @@ mod tests {
             hwm: 1000,
             timeout_s: None,
             quiet_wait: Duration::ZERO,
+            instructions: false,
         }
     }
 
@@ -733,13 +961,38 @@ mod tests {
     fn specs_follow_the_contract() {
         let o = options(false);
         let cell = &plan(&o)[0];
-        let spec = peer_spec(&o, cell, Variant::Poll);
+        let spec = peer_spec(&o, cell, Variant::POLL);
         assert!(spec.program.ends_with("uzmq-peer"));
         assert_eq!(spec.args[0], "w1");
         assert!(spec.args.windows(2).any(|w| w == ["--handle", "poll"]));
-        let raw = peer_spec(&o, cell, Variant::Raw);
+        let raw = peer_spec(&o, cell, Variant::RAW);
         assert!(raw.program.ends_with("raw-peer"));
         assert!(!raw.args.iter().any(|a| a == "--handle"));
+    }
+
+    #[test]
+    fn scale_cells_and_their_specs() {
+        let mut o = options(true);
+        o.only = vec!["w8".into()];
+        let cells = plan(&o);
+        let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["w8-rt-64", "w8-idle", "w8-mem"]);
+        let rt = peer_spec(&o, &cells[0], Variant::STREAM);
+        assert_eq!(rt.args[0], "w3");
+        assert!(rt.args.windows(2).any(|w| w == ["--idle-handles", "10000"]));
+        assert!(counterpart_spec(&o, &cells[0]).is_some());
+        assert!(counterpart_spec(&o, &cells[2]).is_none());
+        o.only = vec!["w7".into()];
+        let w7 = &plan(&o)[0];
+        let spec = peer_spec(&o, w7, Variant::RAW);
+        assert!(spec.program.ends_with("raw-peer"));
+        assert!(spec.args.windows(2).any(|w| w == ["--sockets", "1000"]));
+        assert!(counterpart_spec(&o, w7).is_none());
+        o.instructions = true;
+        o.only = Vec::new();
+        let counted = instructions::plan(&o);
+        assert_eq!(counted.len(), 3);
+        assert_eq!(counted[2].n, counted[0].n / 20);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The report: rows of medians with their ratio to raw libzmq and the
-//! target, as a terminal table, `report.md`, `report.json`, and a
-//! hand-written SVG bar plot of the ratios with the 0.90 target line.
+//! target, as a terminal table, `report.md` and `report.json`; the SVG
+//! plot of the ratios is drawn by [`super::plot`].
 
 use std::fmt::Write as _;
 use std::fs;
@@ -21,6 +21,12 @@ pub enum Goal {
     Below(f64),
     /// The value itself must be exactly this (W5).
     Exactly(f64),
+    /// The value itself must be at most this (W8's round trip over W3's).
+    AtMost(f64),
+    /// uzmq / raw shown, no target, lower is better (CPU per message).
+    CostInfo,
+    /// The value only, no target (W8's memory).
+    ValueInfo,
 }
 
 impl Goal {
@@ -32,6 +38,8 @@ impl Goal {
             Goal::RatioInfo => "-".into(),
             Goal::Below(t) => format!("< {t} ms"),
             Goal::Exactly(t) => format!("= {t}"),
+            Goal::AtMost(t) => format!("<= {t:.2}"),
+            Goal::CostInfo | Goal::ValueInfo => "-".into(),
         }
     }
 }
@@ -72,7 +80,7 @@ impl Row {
 
     /// `variant` / raw.
     pub fn ratio(&self, variant: Variant) -> Option<f64> {
-        let raw = self.median(Variant::Raw)?;
+        let raw = self.median(Variant::RAW)?;
         let value = self.median(variant)?;
         (raw != 0.0).then(|| value / raw)
     }
@@ -93,17 +101,22 @@ impl Row {
             Goal::RatioInfo => None,
             Goal::Below(t) => self.median(variant).map(|v| v < t),
             Goal::Exactly(t) => self.median(variant).map(|v| v == t),
+            Goal::AtMost(t) => self.median(variant).map(|v| v <= t),
+            Goal::CostInfo | Goal::ValueInfo => None,
         }
     }
 
     /// What the plot shows for `variant` (higher is better) and its target:
-    /// the ratio for throughput, raw/uzmq for latency, the value for W5.
-    pub fn plotted(&self, variant: Variant) -> Option<(f64, f64)> {
+    /// the ratio for throughput, raw/uzmq for latency and CPU per message,
+    /// the value for W5 and for W8's round trip over W3's (inverted).
+    pub fn plotted(&self, variant: Variant) -> Option<(f64, Option<f64>)> {
         match self.goal {
-            Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| (r, t)),
-            Goal::RatioAtMost(t) => self.ratio(variant).map(|r| (1.0 / r, 1.0 / t)),
-            Goal::Exactly(t) => self.median(variant).map(|v| (v, t)),
-            Goal::RatioInfo | Goal::Below(_) => None,
+            Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| (r, Some(t))),
+            Goal::RatioAtMost(t) => self.ratio(variant).map(|r| (1.0 / r, Some(1.0 / t))),
+            Goal::Exactly(t) => self.median(variant).map(|v| (v, Some(t))),
+            Goal::AtMost(t) => self.median(variant).map(|v| (1.0 / v, Some(1.0 / t))),
+            Goal::CostInfo => self.ratio(variant).map(|r| (1.0 / r, None)),
+            Goal::RatioInfo | Goal::Below(_) | Goal::ValueInfo => None,
         }
     }
 }
@@ -123,7 +136,7 @@ fn paired_ratio(
     samples: &super::Samples,
     metric: &str,
 ) -> Option<f64> {
-    let raw = &all.iter().find(|(v, _)| *v == Variant::Raw)?.1;
+    let raw = &all.iter().find(|(v, _)| *v == Variant::RAW)?.1;
     let ratios: Vec<f64> = (0..cell.reps)
         .filter_map(|rep| {
             let r = raw.in_round(rep, metric)?;
@@ -159,21 +172,92 @@ pub fn rows(results: &Results) -> Vec<Row> {
                 .collect(),
         };
         let size = size_text(cell.size);
+        let cpu = |name: &str| {
+            make(
+                format!("{name} CPU per message"),
+                format!("{name} CPU"),
+                "cpu_ns_per_msg",
+                "ns",
+                Goal::CostInfo,
+            )
+        };
         match cell.workload {
-            Workload::W1 => rows.push(make(
-                format!("W1 receive {size} (n={})", cell.n),
-                format!("W1 {size}"),
-                "msgs_per_s",
-                "msg/s",
-                Goal::RatioAtLeast(0.90),
+            Workload::W1 => {
+                rows.push(make(
+                    format!("W1 receive {size} (n={})", cell.n),
+                    format!("W1 {size}"),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(0.90),
+                ));
+                rows.push(cpu(&format!("W1 {size}")));
+            }
+            Workload::W2 => {
+                rows.push(make(
+                    format!("W2 send {size} (n={})", cell.n),
+                    format!("W2 {size}"),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(0.90),
+                ));
+                rows.push(cpu(&format!("W2 {size}")));
+            }
+            Workload::W3 if cell.idle_handles > 0 => {
+                rows.push(make(
+                    format!(
+                        "W8 echo {size} mean, {} idle handles (r={})",
+                        cell.idle_handles, cell.n
+                    ),
+                    "W8 mean".into(),
+                    "mean_us",
+                    "us",
+                    Goal::RatioInfo,
+                ));
+                rows.push(cpu("W8 echo"));
+            }
+            Workload::W4 if cell.idle_handles > 0 => rows.push(make(
+                format!(
+                    "W8 idle CPU per 3 s, {} idle handles (idle {} s)",
+                    cell.idle_handles, cell.idle_s
+                ),
+                "W8 idle".into(),
+                "cpu_ms_per_3s",
+                "ms",
+                Goal::Below(1.0),
             )),
-            Workload::W2 => rows.push(make(
-                format!("W2 send {size} (n={})", cell.n),
-                format!("W2 {size}"),
-                "msgs_per_s",
-                "msg/s",
-                Goal::RatioAtLeast(0.90),
-            )),
+            Workload::W7 => {
+                rows.push(make(
+                    format!(
+                        "W7 fan-in {size}, {} sockets (n={})",
+                        super::W7_SOCKETS,
+                        cell.n
+                    ),
+                    "W7 fan-in".into(),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(1.0),
+                ));
+                rows.push(cpu("W7"));
+            }
+            Workload::W8Mem => {
+                rows.push(make(
+                    format!(
+                        "W8 memory per idle handle, uzmq's share ({})",
+                        cell.idle_handles
+                    ),
+                    "W8 handle".into(),
+                    "handle_bytes",
+                    "B",
+                    Goal::ValueInfo,
+                ));
+                rows.push(make(
+                    "W8 memory per libzmq socket".into(),
+                    "W8 socket".into(),
+                    "socket_bytes",
+                    "B",
+                    Goal::ValueInfo,
+                ));
+            }
             Workload::W3 => {
                 rows.push(make(
                     format!("W3 echo {size} mean (r={})", cell.n),
@@ -196,6 +280,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
                     "us",
                     Goal::RatioInfo,
                 ));
+                rows.push(cpu("W3 echo"));
             }
             Workload::W4 => rows.push(make(
                 format!("W4 idle CPU per 3 s (idle {} s)", cell.idle_s),
@@ -213,7 +298,44 @@ pub fn rows(results: &Results) -> Vec<Row> {
             )),
         }
     }
+    if let Some(row) = idle_over_busy(&rows) {
+        rows.push(row);
+    }
     rows
+}
+
+/// W8's target row: per variant, the mean round trip with the idle
+/// handles over the mean without (W3), when both ran.
+fn idle_over_busy(rows: &[Row]) -> Option<Row> {
+    let with = rows
+        .iter()
+        .find(|r| r.metric == "mean_us" && r.cell.starts_with("w8"))?;
+    let without = rows
+        .iter()
+        .find(|r| r.metric == "mean_us" && !r.cell.starts_with("w8"))?;
+    let medians = with
+        .medians
+        .iter()
+        .map(|(v, m)| {
+            let base = without.median(*v);
+            let ratio = match (m, base) {
+                (Some(m), Some(b)) if b != 0.0 => Some(m / b),
+                _ => None,
+            };
+            (*v, ratio)
+        })
+        .collect();
+    Some(Row {
+        cell: with.cell.clone(),
+        label: "W8 mean / W3 mean (same handle)".into(),
+        short: "W8/W3".into(),
+        metric: "w8_over_w3",
+        unit: "x",
+        goal: Goal::AtMost(1.05),
+        medians,
+        counts: with.counts.clone(),
+        paired: Vec::new(),
+    })
 }
 
 /// A sample for the list of repetitions: whole numbers as they are,
@@ -253,6 +375,9 @@ fn value_text(row: &Row, value: Option<f64>) -> String {
         "msg/s" => format!("{} msg/s", si(v)),
         "us" => format!("{v:.1} us"),
         "ms" => format!("{v:.3} ms"),
+        "ns" => format!("{v:.0} ns"),
+        "B" => format!("{v:.0} B"),
+        "x" => format!("{v:.3}"),
         _ => format!("{v:.6}"),
     }
 }
@@ -271,13 +396,15 @@ fn verdict_text(row: &Row, variant: Variant) -> String {
         None => "",
     };
     match row.goal {
-        Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::RatioInfo => {
+        Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::RatioInfo | Goal::CostInfo => {
             match row.ratio(variant) {
                 Some(r) => format!("{r:.3}{mark}"),
                 None => "-".into(),
             }
         }
-        Goal::Below(_) | Goal::Exactly(_) => mark.trim().to_string(),
+        Goal::Below(_) | Goal::Exactly(_) | Goal::AtMost(_) | Goal::ValueInfo => {
+            mark.trim().to_string()
+        }
     }
 }
 
@@ -289,13 +416,24 @@ fn variants(rows: &[Row]) -> Vec<Variant> {
         .collect()
 }
 
+/// The uzmq variants present in the rows, in table order.
+fn uzmq_variants(rows: &[Row]) -> Vec<Variant> {
+    variants(rows).into_iter().filter(|v| !v.is_raw()).collect()
+}
+
+/// A paired ratio for a table cell.
+fn paired_cell(row: &Row, variant: Variant) -> String {
+    row.paired_ratio(variant)
+        .map_or("-".to_string(), |r| format!("{r:.3}"))
+}
+
 /// The table as cells: a header and one line per row.
 fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
     let vs = variants(rows);
     let mut header = vec!["workload".to_string()];
     for v in &vs {
         header.push(v.title().to_string());
-        if *v != Variant::Raw {
+        if !v.is_raw() {
             header.push("vs raw".into());
         }
     }
@@ -306,7 +444,7 @@ fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
             let mut line = vec![row.label.clone()];
             for v in &vs {
                 line.push(with_failures(row, *v, value_text(row, row.median(*v))));
-                if *v != Variant::Raw {
+                if !v.is_raw() {
                     line.push(verdict_text(row, *v));
                 }
             }
@@ -320,8 +458,14 @@ fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
 /// The table for the terminal, columns aligned.
 pub fn text_table(rows: &[Row]) -> String {
     let (header, lines) = grid(rows);
+    align(&header, &lines)
+}
+
+/// A header and lines of cells as a terminal table: the first column
+/// left-aligned, the others right-aligned.
+pub fn align(header: &[String], lines: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for line in &lines {
+    for line in lines {
         for (w, cell) in widths.iter_mut().zip(line) {
             *w = (*w).max(cell.chars().count());
         }
@@ -342,11 +486,11 @@ pub fn text_table(rows: &[Row]) -> String {
             .join("  ")
     };
     let mut out = String::new();
-    out.push_str(&fmt_line(&header));
+    out.push_str(&fmt_line(header));
     out.push('\n');
     out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
     out.push('\n');
-    for line in &lines {
+    for line in lines {
         out.push_str(&fmt_line(line));
         out.push('\n');
     }
@@ -360,17 +504,11 @@ pub fn paired_text(rows: &[Row]) -> String {
         .iter()
         .filter(|r| matches!(r.goal, Goal::RatioAtLeast(_) | Goal::RatioAtMost(_)))
     {
-        let cell = |v| {
-            row.paired_ratio(v)
-                .map_or("-".to_string(), |r| format!("{r:.3}"))
-        };
-        let _ = writeln!(
-            out,
-            "  {:<40} Zmq {}  ZmqPoll {}",
-            row.label,
-            cell(Variant::Stream),
-            cell(Variant::Poll)
-        );
+        let cells: Vec<String> = uzmq_variants(rows)
+            .into_iter()
+            .map(|v| format!("{} {}", v.title(), paired_cell(row, v)))
+            .collect();
+        let _ = writeln!(out, "  {:<40} {}", row.label, cells.join("  "));
     }
     out
 }
@@ -378,6 +516,11 @@ pub fn paired_text(rows: &[Row]) -> String {
 /// The table in Markdown.
 pub fn markdown_table(rows: &[Row]) -> String {
     let (header, lines) = grid(rows);
+    markdown_grid(&header, &lines)
+}
+
+/// A header and lines of cells as a Markdown table.
+pub fn markdown_grid(header: &[String], lines: &[Vec<String>]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(
@@ -512,7 +655,7 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
                 .with("target", row.goal.describe());
             for (v, m) in &row.medians {
                 o = o.with(&format!("{}_median", v.name()), *m);
-                if *v != Variant::Raw {
+                if !v.is_raw() {
                     o = o
                         .with(&format!("{}_ratio", v.name()), row.ratio(*v))
                         .with(&format!("{}_paired_ratio", v.name()), row.paired_ratio(*v))
@@ -522,7 +665,7 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
             o
         })
         .collect();
-    Value::object()
+    let out = Value::object()
         .with("generated_by", "uzmq-bench")
         .with(
             "mode",
@@ -537,14 +680,24 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
         .with("machine", machine)
         .with("other_load", background_summary(results))
         .with("cells", cells)
-        .with("rows", rows)
+        .with("rows", rows);
+    if results.instructions.is_empty() {
+        out
+    } else {
+        out.with(
+            "instructions",
+            super::instructions::json(&results.instructions),
+        )
+    }
 }
 
 /// `report.md`: what ran where, the table, the targets, every sample and
 /// every failure.
 pub fn markdown(results: &Results, rows: &[Row]) -> String {
     let mut md = String::new();
-    let mode = if results.options.quick {
+    let mode = if results.options.instructions {
+        "instructions"
+    } else if results.options.quick {
         "quick"
     } else {
         "full"
@@ -561,32 +714,42 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     }
     let _ = writeln!(md, "- other load: {}", background_summary(results));
     let _ = writeln!(md);
+    if !results.instructions.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Instructions per message (callgrind)\n\nCounted by valgrind's callgrind on the peer (the counterpart runs natively): the loop thread inside the measured window only, and the whole process (that window plus every other thread, libzmq's I/O thread included, over the run). Raw is instructions per message; uzmq is the ratio to raw with its own count in parentheses.\n"
+        );
+        for process in [false, true] {
+            let (header, lines) = super::instructions::grid(&results.instructions, process);
+            md.push_str(&markdown_grid(&header, &lines));
+            md.push('\n');
+        }
+        if rows.is_empty() {
+            return md;
+        }
+    }
     md.push_str(&markdown_table(rows));
     let _ = writeln!(
         md,
         "\nPaired ratios (median over rounds of uzmq / raw measured in the same round, one right after the other; less sensitive to slow drift of the machine than the ratio of medians above):\n"
     );
-    let _ = writeln!(md, "| workload | uzmq Zmq | uzmq ZmqPoll |");
-    let _ = writeln!(md, "|---|---:|---:|");
-    for row in rows
-        .iter()
-        .filter(|r| !matches!(r.goal, Goal::Below(_) | Goal::Exactly(_)))
-    {
-        let cell = |v| {
-            row.paired_ratio(v)
-                .map_or("-".to_string(), |r| format!("{r:.3}"))
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} |",
-            row.label,
-            cell(Variant::Stream),
-            cell(Variant::Poll)
-        );
+    let vs = uzmq_variants(rows);
+    let titles: Vec<&str> = vs.iter().map(|v| v.title()).collect();
+    let _ = writeln!(md, "| workload | {} |", titles.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(vs.len()));
+    for row in rows.iter().filter(|r| {
+        !matches!(
+            r.goal,
+            Goal::Below(_) | Goal::Exactly(_) | Goal::AtMost(_) | Goal::ValueInfo
+        )
+    }) {
+        let cells: Vec<String> = vs.iter().map(|v| paired_cell(row, *v)).collect();
+        let _ = writeln!(md, "| {} | {} |", row.label, cells.join(" | "));
     }
     let _ = writeln!(
         md,
-        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1. \
+        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1; W7 fan-in uzmq/raw (raw: `zmq_poll` over the same sockets in one thread) >= 1.0; W8 round trip with the idle handles / without (W3) <= 1.05 per handle kind, and idle CPU with them under 1 ms per 3 s. \
+         CPU per message is the peer process's CPU time (`getrusage`, every thread) inside its measured window over the messages (W3, W8: round trips); its \"vs raw\" is uzmq / raw, lower is better. W8 memory is the growth of the resident set when the idle sockets are opened (libzmq) and then wrapped in started handles (uzmq), per socket. \
          W1 is timed by the uzmq side from its first to its last message, W2 by the receiving counterpart; W3 round trips are timed by the blocking REQ counterpart.\n"
     );
     let _ = writeln!(md, "## Plan\n");
@@ -630,155 +793,14 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     md
 }
 
-/// The plot: per row with a target, a bar per uzmq variant (higher is
-/// better), the dashed 0.90 target line, and each row's own target where
-/// it differs.
-pub fn svg(results: &Results, rows: &[Row]) -> String {
-    let vs: Vec<Variant> = variants(rows)
-        .into_iter()
-        .filter(|v| *v != Variant::Raw)
-        .collect();
-    let groups: Vec<&Row> = rows
-        .iter()
-        .filter(|r| {
-            vs.iter().any(|v| r.plotted(*v).is_some())
-                || matches!(
-                    r.goal,
-                    Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::Exactly(_)
-                )
-        })
-        .collect();
-    let colors = ["#4c72b0", "#dd8452", "#55a868"];
-    let (left, right, top, bottom) = (60.0, 20.0, 50.0, 80.0);
-    let group_w = 40.0 + 36.0 * vs.len().max(1) as f64;
-    let width = left + right + group_w * groups.len().max(1) as f64;
-    let height = 420.0;
-    let plot_h = height - top - bottom;
-    let max_value = groups
-        .iter()
-        .flat_map(|r| vs.iter().filter_map(|v| r.plotted(*v).map(|(x, _)| x)))
-        .fold(1.2_f64, f64::max)
-        .min(3.0);
-    let y_max = (max_value * 10.0).ceil() / 10.0;
-    let y = |v: f64| top + plot_h * (1.0 - (v.clamp(0.0, y_max) / y_max));
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+/// The plot ([`super::plot`]), titled with the run's mode.
+pub fn svg(results: &Results, rows: &[Row]) -> Result<String, String> {
     let mode = if results.options.quick {
         "quick"
     } else {
         "full"
     };
-    let _ = writeln!(
-        s,
-        r#"<text x="{left}" y="20" font-size="15" font-weight="bold">uzmq vs raw libzmq ({mode} run, medians; higher is better)</text>"#
-    );
-    // Grid and axis.
-    let mut tick = 0.0;
-    while tick <= y_max + 1e-9 {
-        let ty = y(tick);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{tick:.1}</text>"##,
-            width - right,
-            left - 6.0,
-            ty + 4.0
-        );
-        tick += 0.2;
-    }
-    let _ = writeln!(
-        s,
-        r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="#333"/>"##,
-        top + plot_h
-    );
-    // Bars.
-    for (gi, row) in groups.iter().enumerate() {
-        let gx = left + group_w * gi as f64;
-        for (vi, v) in vs.iter().enumerate() {
-            let bx = gx + 20.0 + 36.0 * vi as f64;
-            match row.plotted(*v) {
-                Some((value, _)) => {
-                    let by = y(value);
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{bx:.1}" y="{by:.1}" width="30" height="{:.1}" fill="{}"><title>{} {}: {value:.3}</title></rect>"#,
-                        top + plot_h - by,
-                        colors[vi % colors.len()],
-                        row.label,
-                        v.title()
-                    );
-                    let _ = writeln!(
-                        s,
-                        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10">{value:.2}</text>"#,
-                        bx + 15.0,
-                        by - 3.0
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        s,
-                        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10" fill="#c00">n/a</text>"##,
-                        bx + 15.0,
-                        top + plot_h - 4.0
-                    );
-                }
-            }
-        }
-        // This row's own target, when it is not the 0.90 line.
-        let target = match row.goal {
-            Goal::RatioAtLeast(t) | Goal::Exactly(t) => t,
-            Goal::RatioAtMost(t) => 1.0 / t,
-            _ => 0.9,
-        };
-        if (target - 0.9).abs() > 1e-9 {
-            let ty = y(target);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{:.1}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c00" stroke-width="2" stroke-dasharray="2,2"/>"##,
-                gx + 14.0,
-                gx + group_w - 14.0
-            );
-        }
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            gx + group_w / 2.0,
-            top + plot_h + 16.0,
-            row.short
-        );
-    }
-    // The 0.90 target line.
-    let ty = y(0.9);
-    let _ = writeln!(
-        s,
-        r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c00" stroke-width="1.5" stroke-dasharray="6,4"/><text x="{:.1}" y="{:.1}" fill="#c00" font-size="11">target 0.90</text>"##,
-        width - right,
-        left + 4.0,
-        ty + 13.0
-    );
-    // Legend and notes.
-    let ly = height - 38.0;
-    for (vi, v) in vs.iter().enumerate() {
-        let lx = left + 150.0 * vi as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
-            ly - 10.0,
-            colors[vi % colors.len()],
-            lx + 16.0,
-            v.title()
-        );
-    }
-    let _ = writeln!(
-        s,
-        r##"<text x="{left}" y="{:.1}" font-size="10" fill="#555">W1/W2: uzmq msg/s / raw msg/s; W3: raw mean / uzmq mean (target 1/1.05 = 0.95); W5: received / sent (target 1)</text>"##,
-        height - 12.0
-    );
-    s.push_str("</svg>\n");
-    s
+    super::plot::svg(mode, rows)
 }
 
 #[cfg(test)]
@@ -799,6 +821,7 @@ mod tests {
             hwm: 1000,
             timeout_s: None,
             quiet_wait: Duration::ZERO,
+            instructions: false,
         };
         let cells = super::super::plan(&options)
             .into_iter()
@@ -806,23 +829,30 @@ mod tests {
                 let samples = Variant::ALL
                     .into_iter()
                     .map(|v| {
-                        let x = match v {
-                            Variant::Raw => 100.0,
-                            Variant::Stream => 95.0,
-                            Variant::Poll => 50.0,
+                        let x = match v.name() {
+                            "raw" => 100.0,
+                            "stream" => 95.0,
+                            _ => 50.0,
                         };
-                        let run: Vec<(String, f64)> =
-                            ["msgs_per_s", "mean_us", "p50_us", "p99_us", "cpu_ms_per_3s"]
-                                .iter()
-                                .map(|k| (k.to_string(), x))
-                                .chain([
-                                    ("received_over_sent".to_string(), 1.0),
-                                    ("rep".to_string(), 0.0),
-                                ])
-                                .collect();
+                        let run: Vec<(String, f64)> = [
+                            "msgs_per_s",
+                            "mean_us",
+                            "p50_us",
+                            "p99_us",
+                            "cpu_ms_per_3s",
+                            "cpu_ns_per_msg",
+                            "handle_bytes",
+                        ]
+                        .iter()
+                        .map(|k| (k.to_string(), x))
+                        .chain([
+                            ("received_over_sent".to_string(), 1.0),
+                            ("rep".to_string(), 0.0),
+                        ])
+                        .collect();
                         let mut s = Samples::default();
                         s.runs.push(run);
-                        if v == Variant::Poll {
+                        if v == Variant::POLL {
                             s.failures.push("boom".into());
                         }
                         (v, s)
@@ -836,6 +866,7 @@ mod tests {
             cells,
             started_unix: 0,
             duration: Duration::from_secs(1),
+            instructions: Vec::new(),
         }
     }
 
@@ -844,17 +875,17 @@ mod tests {
         let r = results();
         let rows = rows(&r);
         let w1 = &rows[0];
-        assert_eq!(w1.ratio(Variant::Stream), Some(0.95));
-        assert_eq!(w1.met(Variant::Stream), Some(true));
-        assert_eq!(w1.met(Variant::Poll), Some(false));
-        assert_eq!(w1.paired_ratio(Variant::Stream), Some(0.95));
+        assert_eq!(w1.ratio(Variant::STREAM), Some(0.95));
+        assert_eq!(w1.met(Variant::STREAM), Some(true));
+        assert_eq!(w1.met(Variant::POLL), Some(false));
+        assert_eq!(w1.paired_ratio(Variant::STREAM), Some(0.95));
         let w3 = rows.iter().find(|r| r.metric == "mean_us").unwrap();
-        assert_eq!(w3.met(Variant::Stream), Some(true)); // 0.95 <= 1.05
+        assert_eq!(w3.met(Variant::STREAM), Some(true)); // 0.95 <= 1.05
         let w5 = rows
             .iter()
             .find(|r| r.metric == "received_over_sent")
             .unwrap();
-        assert_eq!(w5.met(Variant::Poll), Some(true));
+        assert_eq!(w5.met(Variant::POLL), Some(true));
         let table = text_table(&rows);
         assert!(table.contains("0.950 ok"), "{table}");
         assert!(table.contains("[1/2 ok]"), "{table}");
@@ -864,8 +895,39 @@ mod tests {
         assert!(md.contains("FAILED: boom"));
         let j = json(&r, &rows).to_string();
         assert!(Value::parse(&j).is_ok());
-        let svg = svg(&r, &rows);
-        assert!(svg.starts_with("<svg") && svg.contains("target 0.90"));
+        let svg = svg(&r, &rows).unwrap();
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(
+            svg.contains("W1 64 B") && svg.contains("uzmq ZmqPoll"),
+            "{svg}"
+        );
+        assert!(svg.contains("0.95"), "{svg}");
+    }
+
+    #[test]
+    fn scale_and_cpu_rows() {
+        let r = results();
+        let rows = rows(&r);
+        let w7 = rows.iter().find(|r| r.cell == "w7-64").unwrap();
+        assert_eq!(w7.goal, Goal::RatioAtLeast(1.0));
+        assert_eq!(w7.met(Variant::STREAM), Some(false)); // 0.95 < 1.0
+        let cpu = rows
+            .iter()
+            .find(|r| r.cell == "w1-64" && r.metric == "cpu_ns_per_msg")
+            .unwrap();
+        assert_eq!(cpu.ratio(Variant::POLL), Some(0.5));
+        assert_eq!(cpu.met(Variant::POLL), None);
+        // Lower CPU is better: the plot shows raw/uzmq.
+        assert_eq!(cpu.plotted(Variant::POLL), Some((2.0, None)));
+        let idle = rows.iter().find(|r| r.metric == "w8_over_w3").unwrap();
+        assert_eq!(idle.median(Variant::STREAM), Some(1.0));
+        assert_eq!(idle.met(Variant::STREAM), Some(true));
+        let mem = rows.iter().find(|r| r.metric == "handle_bytes").unwrap();
+        assert_eq!(mem.median(Variant::POLL), Some(50.0));
+        assert_eq!(mem.met(Variant::POLL), None);
+        let table = text_table(&rows);
+        assert!(table.contains("W8 mean / W3 mean"), "{table}");
+        assert!(table.contains("50 B"), "{table}");
     }
 
     #[test]

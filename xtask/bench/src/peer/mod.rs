@@ -7,16 +7,24 @@
 //! uzmq-peer w2 --port P --n N --size S --hwm H --timeout-s T -> {"workload":"w2","sent":n}
 //! uzmq-peer w3 --port P --n N --timeout-s T                  -> {"workload":"w3","served":n}
 //! uzmq-peer w4 --port P --idle-s I [--settle-s 0.5]         -> {"workload":"w4","cpu_s":c,"wall_s":w}
+//! uzmq-peer w7 --n N [--sockets 1000] [--senders 2] [--size 64] [--hwm H] [--timeout-s T]
+//!                                                           -> {"workload":"w7","received":n,"bytes":b,"elapsed_s":t,"msgs_per_s":(n-1)/t,"sockets":k,"senders":s}
+//! uzmq-peer w8mem [--idle-handles 10000]                    -> {"workload":"w8mem","sockets":k,"socket_bytes":..,"handle_bytes":..}
+//! w3 and w4 also take --idle-handles K (W8: K idle handles, raw: sockets, beside the measured one)
 //! common options: --handle poll|stream (default stream), --impl uzmq|raw
 //! ```
 //!
 //! The measured side always binds `tcp://127.0.0.1:P`. Exactly one JSON line
 //! goes to stdout per call (the fields above first, then `impl`, `handle`,
-//! `complete` and workload extras); everything else goes to stderr. Exit
+//! `complete`, workload extras, and `cpu_s`, the CPU seconds of the whole
+//! process in the measured window of W1-W3 and W7-W8, see [`crate::window`]);
+//! everything else goes to stderr. Exit
 //! status: 0 when the workload completed, 1 when it failed or timed out (the
 //! JSON then has `"complete":false` and, on failure, `"error"`), 2 on a usage
 //! error, 3 when the port was already in use (so a driver picks another).
 
+pub mod fan_in;
+pub mod idle;
 pub mod raw;
 pub mod uzmq_side;
 
@@ -91,6 +99,8 @@ pub struct Echo {
     pub n: u64,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Idle handles (raw: sockets) open beside the measured one (W8).
+    pub idle_handles: usize,
 }
 
 /// Parameters of W4 (idle CPU).
@@ -103,6 +113,8 @@ pub struct Idle {
     /// How long it runs before the measured window (start-up, the
     /// counterpart's connection).
     pub settle: Duration,
+    /// Idle handles (raw: sockets) open beside the measured one (W8).
+    pub idle_handles: usize,
 }
 
 /// What a workload run produced: the JSON fields after `workload`, and
@@ -113,6 +125,10 @@ pub struct Outcome {
     pub json: Value,
     /// The whole job was done before the timeout, with no error.
     pub complete: bool,
+    /// CPU seconds of the whole process inside the measured window
+    /// ([`crate::window`]), for the workloads that have one; printed as
+    /// `cpu_s` after `complete`.
+    pub cpu_s: Option<f64>,
 }
 
 /// Why a workload could not run.
@@ -321,10 +337,14 @@ where
         (Job::W2(p), Impl::Raw) => raw::w2(p),
         (Job::W3(p), Impl::Raw) => raw::w3(p),
         (Job::W4(p), Impl::Raw) => raw::w4(p),
+        (Job::W7(p), Impl::Uzmq) => fan_in::uzmq(handle, p),
+        (Job::W7(p), Impl::Raw) => fan_in::raw(p),
+        (Job::W8Mem(k), Impl::Uzmq) => idle::memory(Some(handle), *k),
+        (Job::W8Mem(k), Impl::Raw) => idle::memory(None, *k),
     };
     let handle_name = match imp {
         Impl::Uzmq => Value::from(handle.name()),
-        Impl::Raw => Value::Null,
+        Impl::Raw => Value::NULL,
     };
     match result {
         Ok(outcome) => {
@@ -333,6 +353,10 @@ where
                 .with("impl", imp.name())
                 .with("handle", handle_name)
                 .with("complete", outcome.complete);
+            let json = match outcome.cpu_s {
+                Some(cpu_s) => json.with("cpu_s", cpu_s),
+                None => json,
+            };
             if !outcome.complete {
                 eprintln!("{}-peer: {workload}: incomplete (timeout)", imp.name());
             }
@@ -359,9 +383,11 @@ enum Job {
     W2(Flow),
     W3(Echo),
     W4(Idle),
+    W7(fan_in::FanIn),
+    W8Mem(usize),
 }
 
-const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] | w4 --port P --idle-s I [--settle-s S]; options --handle poll|stream, --impl uzmq|raw";
+const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] [--idle-handles K] | w4 --port P --idle-s I [--settle-s S] [--idle-handles K] | w7 --n N [--sockets K] [--senders S] [--size B] [--hwm H] [--timeout-s T] | w8mem [--idle-handles K]; options --handle poll|stream, --impl uzmq|raw";
 
 /// Default `--hwm`: libzmq's own default.
 pub const DEFAULT_HWM: i32 = 1000;
@@ -425,12 +451,31 @@ fn parse_job(command: &str, args: &mut Args) -> Result<Job, String> {
             port: args.take("port")?,
             n: at_least_one(args.take("n")?)?,
             timeout: secs(args.take_or("timeout-s", DEFAULT_TIMEOUT_S)?),
+            idle_handles: args.take_or("idle-handles", 0)?,
         }),
         "w4" => Job::W4(Idle {
             port: args.take("port")?,
             idle: secs(args.take("idle-s")?),
             settle: secs(args.take_or("settle-s", DEFAULT_SETTLE_S)?),
+            idle_handles: args.take_or("idle-handles", 0)?,
         }),
+        "w7" => {
+            // The driver passes a port to every peer; W7 needs none.
+            let _: Option<u16> = args.take_opt("port")?;
+            let senders: usize = args.take_or("senders", 2)?;
+            Job::W7(fan_in::FanIn {
+                n: at_least_one(args.take("n")?)?,
+                size: args.take_or("size", 64)?,
+                sockets: args.take_or::<usize>("sockets", 1000)?.max(1),
+                senders: senders.max(1),
+                hwm: args.take_or("hwm", DEFAULT_HWM)?,
+                timeout: secs(args.take_or("timeout-s", DEFAULT_TIMEOUT_S)?),
+            })
+        }
+        "w8mem" => {
+            let _: Option<u16> = args.take_opt("port")?;
+            Job::W8Mem(args.take_or("idle-handles", 10_000)?)
+        }
         "" => return Err("no command".into()),
         other => return Err(format!("unknown command `{other}`")),
     })

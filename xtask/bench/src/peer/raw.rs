@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Echo, Failure, Flow, Idle, Outcome, RecvCount, bind};
 use crate::cpu;
 use crate::json::Value;
+use crate::window::Window;
 
 /// How long one blocking call waits before the deadline is checked again.
 const SLICE_MS: i32 = 100;
@@ -24,19 +25,22 @@ pub fn w1(p: &Flow) -> Result<Outcome, Failure> {
     let mut count = RecvCount::new(p.n);
     let mut frame = zmq::Message::new();
     let mut error = None;
-    while !count.done() {
-        match socket.recv(&mut frame, 0) {
-            Ok(()) => {
-                count.frame(frame.len(), frame.get_more());
-            }
-            Err(zmq::Error::EAGAIN) if Instant::now() < deadline => {}
-            Err(zmq::Error::EAGAIN) => break,
-            Err(e) => {
-                error = Some(e.to_string());
-                break;
+    let window = Window::new();
+    window.run(|| {
+        while !count.done() {
+            match socket.recv(&mut frame, 0) {
+                Ok(()) => {
+                    count.frame(frame.len(), frame.get_more());
+                }
+                Err(zmq::Error::EAGAIN) if Instant::now() < deadline => {}
+                Err(zmq::Error::EAGAIN) => break,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
             }
         }
-    }
+    });
     let complete = count.done() && error.is_none();
     Ok(Outcome {
         json: count
@@ -44,6 +48,7 @@ pub fn w1(p: &Flow) -> Result<Outcome, Failure> {
             .with("timed_out", !count.done() && error.is_none())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -60,17 +65,20 @@ pub fn w2(p: &Flow) -> Result<Outcome, Failure> {
     let started = Instant::now();
     let deadline = started + p.timeout;
     let mut error = None;
-    while !prepared.done() {
-        match prepared.send_next(&socket, 0) {
-            Ok(true) => {}
-            Ok(false) if Instant::now() < deadline => {}
-            Ok(false) => break,
-            Err(e) => {
-                error = Some(e.to_string());
-                break;
+    let window = Window::new();
+    window.run(|| {
+        while !prepared.done() {
+            match prepared.send_next(&socket, 0) {
+                Ok(true) => {}
+                Ok(false) if Instant::now() < deadline => {}
+                Ok(false) => break,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
             }
         }
-    }
+    });
     let sent = prepared.sent();
     let accepted_s = started.elapsed().as_secs_f64();
     drop(socket); // the context's end waits for the messages to go out
@@ -83,6 +91,7 @@ pub fn w2(p: &Flow) -> Result<Outcome, Failure> {
             .with("timed_out", sent < p.n && error.is_none())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -93,34 +102,40 @@ pub fn w3(p: &Echo) -> Result<Outcome, Failure> {
     socket.set_linger(crate::millis_i32(p.timeout))?;
     socket.set_rcvtimeo(SLICE_MS)?;
     bind(&socket, p.port)?;
+    // W8: idle sockets beside the measured one (closed before their context).
+    let idle_ctx = super::idle::context(p.idle_handles)?;
+    let _idle = super::idle::sockets(idle_ctx.as_ref(), p.idle_handles)?;
     let deadline = Instant::now() + p.timeout;
     let mut served = 0u64;
     let mut frame = zmq::Message::new();
     let mut error = None;
     let mut timed_out = false;
-    'serve: while served < p.n {
-        match socket.recv(&mut frame, 0) {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN) if Instant::now() < deadline => continue,
-            Err(zmq::Error::EAGAIN) => {
-                timed_out = true;
-                break;
+    let window = Window::new();
+    window.run(|| {
+        while served < p.n {
+            match socket.recv(&mut frame, 0) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) if Instant::now() < deadline => continue,
+                Err(zmq::Error::EAGAIN) => {
+                    timed_out = true;
+                    break;
+                }
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
             }
-            Err(e) => {
+            let more = frame.get_more();
+            let reply = std::mem::replace(&mut frame, zmq::Message::new());
+            if let Err(e) = socket.send(reply, if more { zmq::SNDMORE } else { 0 }) {
                 error = Some(e.to_string());
                 break;
             }
+            if !more {
+                served += 1;
+            }
         }
-        let more = frame.get_more();
-        let reply = std::mem::replace(&mut frame, zmq::Message::new());
-        if let Err(e) = socket.send(reply, if more { zmq::SNDMORE } else { 0 }) {
-            error = Some(e.to_string());
-            break 'serve;
-        }
-        if !more {
-            served += 1;
-        }
-    }
+    });
     drop(socket);
     let complete = served == p.n && error.is_none();
     Ok(Outcome {
@@ -130,6 +145,7 @@ pub fn w3(p: &Echo) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out)
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -140,6 +156,9 @@ pub fn w4(p: &Idle) -> Result<Outcome, Failure> {
     let socket = ctx.socket(zmq::PULL)?;
     socket.set_linger(0)?;
     bind(&socket, p.port)?;
+    // W8: idle sockets beside the measured one (closed before their context).
+    let idle_ctx = super::idle::context(p.idle_handles)?;
+    let _idle = super::idle::sockets(idle_ctx.as_ref(), p.idle_handles)?;
     let mut frame = zmq::Message::new();
     let mut received = 0u64;
     let mut wait_until = |deadline: Instant| -> Result<(), Failure> {
@@ -164,5 +183,6 @@ pub fn w4(p: &Idle) -> Result<Outcome, Failure> {
     Ok(Outcome {
         json: super::uzmq_side::idle_json(cpu1 - cpu0, wall, source, received, p.settle),
         complete: true,
+        cpu_s: None,
     })
 }

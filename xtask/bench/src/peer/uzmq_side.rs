@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use uzmq::{Events, Loop, RunMode, Timer, Zmq, ZmqPoll, zmq};
 
+use super::idle::{self, Ender, IdleHandles};
 use super::{Echo, Failure, Flow, HandleKind, Idle, Outcome, RecvCount, bind};
 use crate::cpu;
 use crate::json::Value;
+use crate::window::Window;
 
 /// At most this many recv/send calls per poll callback (the stream
 /// handle's default read batch, `uzmq::DEFAULT_READ_BATCH`).
@@ -116,7 +118,8 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
             })?;
         }
     }
-    lp.run(RunMode::Default)?;
+    let window = Window::new();
+    window.run(|| lp.run(RunMode::Default))?;
     let count = count.borrow();
     let error = error.borrow_mut().take();
     let complete = count.done() && error.is_none();
@@ -126,6 +129,7 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out.get())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -144,14 +148,14 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
     let sent = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let timed_out = Rc::new(Cell::new(false));
+    let window = Window::new();
     match kind {
         HandleKind::Stream => {
             let h = Zmq::new(&lp, socket)?;
             let mut msgs = prepared.take_all();
             let last = msgs.pop().expect("n >= 1");
-            for msg in msgs {
-                h.write(msg)?;
-            }
+            // Queueing is part of the send path: measured.
+            window.run(|| msgs.into_iter().try_for_each(|msg| h.write(msg)))?;
             let (s, t, e, n) = (sent.clone(), timer.clone(), error.clone(), p.n);
             h.write_with([last], move |h, result| {
                 match result {
@@ -206,7 +210,7 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
         }
     }
     let started = Instant::now();
-    lp.run(RunMode::Default)?;
+    window.run(|| lp.run(RunMode::Default))?;
     let accepted_s = started.elapsed().as_secs_f64();
     // Dropping the loop releases the socket; the context's end (when this
     // function returns) waits, up to ZMQ_LINGER, for the messages to go out.
@@ -221,6 +225,7 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out.get())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -231,8 +236,18 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
     let socket = ctx.socket(zmq::REP)?;
     socket.set_linger(crate::millis_i32(p.timeout))?;
     bind(&socket, p.port)?;
+    // Declared before the loop so that it ends after it (its sockets close
+    // with the loop's handles).
+    let idle_ctx = idle::context(p.idle_handles)?;
     let lp = Loop::new()?;
+    let idle = IdleHandles::open(&lp, kind, idle::sockets(idle_ctx.as_ref(), p.idle_handles)?)?;
+    if !idle.is_empty() {
+        // One turn before the window: each idle handle's first look at its
+        // socket is a one-time cost of opening it, not of the round trips.
+        lp.run(RunMode::NoWait)?;
+    }
     let timer = Timer::new(&lp)?;
+    let ender = Ender::new(&timer, &idle);
     let served = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let timed_out = Rc::new(Cell::new(false));
@@ -240,7 +255,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
     match kind {
         HandleKind::Stream => {
             let h = Zmq::new(&lp, socket)?;
-            let (s, t, e) = (served.clone(), timer.clone(), error.clone());
+            let (s, t, e) = (served.clone(), ender.clone(), error.clone());
             h.start_read(move |h, msg| {
                 let parts = match msg {
                     Ok(parts) => parts,
@@ -273,11 +288,12 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             arm(&timer, p.timeout, move || {
                 to.set(true);
                 h.close();
+                idle.close_all();
             })?;
         }
         HandleKind::Poll => {
             let h = ZmqPoll::new(&lp, socket)?;
-            let (s, t, e) = (served.clone(), timer.clone(), error.clone());
+            let (s, t, e) = (served.clone(), ender.clone(), error.clone());
             let mut frame = zmq::Message::new();
             h.start(Events::READABLE, move |h, _events, err| {
                 if let Some(err) = err {
@@ -322,10 +338,12 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             arm(&timer, p.timeout, move || {
                 to.set(true);
                 h.close();
+                idle.close_all();
             })?;
         }
     }
-    lp.run(RunMode::Default)?;
+    let window = Window::new();
+    window.run(|| lp.run(RunMode::Default))?;
     drop(lp);
     let error = error.borrow_mut().take();
     let complete = served.get() == n && error.is_none();
@@ -336,6 +354,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
             .with("timed_out", timed_out.get())
             .with("error", error),
         complete,
+        cpu_s: window.cpu_s(),
     })
 }
 
@@ -348,7 +367,9 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
     let socket = ctx.socket(zmq::PULL)?;
     socket.set_linger(0)?;
     bind(&socket, p.port)?;
+    let idle_ctx = idle::context(p.idle_handles)?;
     let lp = Loop::new()?;
+    let idle = IdleHandles::open(&lp, kind, idle::sockets(idle_ctx.as_ref(), p.idle_handles)?)?;
     let received = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let close: Box<dyn Fn()> = match kind {
@@ -359,7 +380,11 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
                 Ok(_) => r.set(r.get() + 1),
                 Err(err) => note(&e, err),
             })?;
-            Box::new(move || h.close())
+            let idle = idle.clone();
+            Box::new(move || {
+                h.close();
+                idle.close_all();
+            })
         }
         HandleKind::Poll => {
             let h = ZmqPoll::new(&lp, socket)?;
@@ -378,7 +403,11 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
                     }
                 }
             })?;
-            Box::new(move || h.close())
+            let idle = idle.clone();
+            Box::new(move || {
+                h.close();
+                idle.close_all();
+            })
         }
     };
     type Reading = Option<(f64, cpu::Source, Instant)>;
@@ -410,6 +439,7 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
         )
         .with("error", error),
         complete,
+        cpu_s: None,
     })
 }
 
