@@ -1,0 +1,585 @@
+//! Property tests of async/await on the mock backend.
+//!
+//! `recv()` futures, polled by hand with counting wakers (as any executor
+//! would poll them) while the peer delivers, the loop runs, the socket's
+//! fd is signalled spuriously and futures are dropped at random points
+//! (also in the iteration their message arrived):
+//! - no message is lost or duplicated, and they arrive in order: a
+//!   message leaves the socket only for a future that completes with it;
+//! - several pending `recv()` are served in the order they were first
+//!   polled;
+//! - no lost wake-up: when the loop is quiet, no future waits while a
+//!   message waits in the socket, and every future that could go on was
+//!   woken (readiness that changed between a future's check and its
+//!   waker's registration, with no further edge, included).
+//!
+//! Tasks on the loop's executor (`spawn_local`, `block_on`), each awaiting
+//! sleeps, receives and its own wakes in a random order:
+//! - a task is never polled after it completed, and every task completes;
+//! - `block_on` returns exactly when its future completes: in the very
+//!   iteration, with its output.
+
+mod prop_support;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use prop_support::config;
+use proptest::prelude::*;
+use tests::mock_harness::{Lp, Stream, frame_refs, message, mock_seed, new_loop, to_bytes};
+use uzmq_core::mock::{MockConfig, MockKind, MockPeer, MockPoint, MockProbe, mock_pair};
+use uzmq_core::{Recv, RunMode, StreamHandle, TimerHandle};
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A `recv()` future under test, with its waker and when it was first polled.
+struct Pending {
+    fut: Recv<uzmq_core::mock::MockReactor, uzmq_core::mock::MockSocket>,
+    wakes: Arc<Counter>,
+    waker: Waker,
+    /// The order of its first poll (`None`: never polled).
+    first_poll: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// A new `recv()` future (not polled yet).
+    New,
+    /// Poll future `i % len`.
+    Poll(usize),
+    /// Poll every future whose waker was called since its last poll.
+    PollWoken,
+    /// Drop future `i % len`.
+    Drop(usize),
+    /// Drop a future that was woken (told of a message) before it polls.
+    DropWoken,
+    /// The peer delivers the next message (1-3 frames).
+    Deliver(u8),
+    Run(RunMode),
+    /// A spurious signal on the socket's fd.
+    Spurious,
+}
+
+struct World {
+    lp: Lp,
+    h: Stream,
+    peer: MockPeer,
+    probe: MockProbe,
+    futures: Vec<Pending>,
+    next_poll_order: u64,
+    delivered: Vec<Vec<Vec<u8>>>,
+    received: Vec<Vec<Vec<u8>>>,
+    violations: Vec<String>,
+}
+
+impl World {
+    fn new(seed: u64, rcvhwm: usize, batch: usize) -> World {
+        let lp = new_loop(seed);
+        let config = MockConfig {
+            rcvhwm,
+            ..MockConfig::default()
+        };
+        let (socket, peer) = mock_pair(MockKind::Pull, config, seed);
+        let probe = socket.probe();
+        let h = StreamHandle::new(&lp, socket).expect("a mock handle");
+        h.set_read_batch(batch);
+        World {
+            lp,
+            h,
+            peer,
+            probe,
+            futures: Vec::new(),
+            next_poll_order: 0,
+            delivered: Vec::new(),
+            received: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    fn new_future(&mut self) {
+        let wakes = Arc::new(Counter::default());
+        self.futures.push(Pending {
+            fut: self.h.recv(),
+            waker: Waker::from(wakes.clone()),
+            wakes,
+            first_poll: None,
+        });
+    }
+
+    fn poll(&mut self, i: usize) {
+        let order = match self.futures[i].first_poll {
+            Some(order) => order,
+            None => {
+                let order = self.next_poll_order;
+                self.next_poll_order += 1;
+                self.futures[i].first_poll = Some(order);
+                order
+            }
+        };
+        let f = &mut self.futures[i];
+        f.wakes.0.store(0, Ordering::SeqCst);
+        let mut cx = Context::from_waker(&f.waker);
+        match Pin::new(&mut f.fut).poll(&mut cx) {
+            Poll::Pending => {}
+            Poll::Ready(Ok(msg)) => {
+                // First-poll order: no live future polled before this one
+                // still waits.
+                let earlier = self
+                    .futures
+                    .iter()
+                    .enumerate()
+                    .any(|(j, g)| j != i && g.first_poll.is_some_and(|o| o < order));
+                if earlier {
+                    self.violations.push(format!(
+                        "a recv() first polled as #{order} got a message while an earlier one waits"
+                    ));
+                }
+                self.received.push(to_bytes(&msg));
+                self.futures.remove(i);
+            }
+            Poll::Ready(Err(e)) => {
+                self.violations.push(format!("recv() failed: {e}"));
+                self.futures.remove(i);
+            }
+        }
+    }
+
+    fn poll_woken(&mut self) {
+        // In first-poll order, as wakes would be queued; repeat while
+        // polls wake others.
+        for _ in 0..64 {
+            let Some(i) = (0..self.futures.len())
+                .filter(|&i| self.futures[i].wakes.0.load(Ordering::SeqCst) > 0)
+                .min_by_key(|&i| self.futures[i].first_poll)
+            else {
+                return;
+            };
+            self.poll(i);
+        }
+    }
+
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::New => self.new_future(),
+            Step::Poll(i) if !self.futures.is_empty() => {
+                let i = i % self.futures.len();
+                self.poll(i);
+            }
+            Step::PollWoken => self.poll_woken(),
+            Step::Drop(i) if !self.futures.is_empty() => {
+                let i = i % self.futures.len();
+                self.futures.remove(i);
+            }
+            Step::Poll(_) | Step::Drop(_) => {}
+            Step::DropWoken => {
+                if let Some(i) = (0..self.futures.len())
+                    .find(|&i| self.futures[i].wakes.0.load(Ordering::SeqCst) > 0)
+                {
+                    self.futures.remove(i);
+                }
+            }
+            Step::Deliver(frames) => {
+                let msg = message('m', self.delivered.len(), usize::from(frames));
+                if self.peer.send(&frame_refs(&msg)) {
+                    self.delivered.push(msg);
+                }
+            }
+            Step::Run(mode) => {
+                self.lp.run(mode).expect("run");
+            }
+            Step::Spurious => self.peer.spurious_signal(),
+        }
+        self.check_order();
+    }
+
+    /// Exactly once, in order: what was received is a prefix of what was
+    /// delivered.
+    fn check_order(&mut self) {
+        if !self.delivered.starts_with(&self.received) {
+            self.violations.push(format!(
+                "received {} messages, not a prefix of the {} delivered (lost, duplicated or reordered)",
+                self.received.len(),
+                self.delivered.len()
+            ));
+        }
+    }
+
+    /// Runs the loop and polls woken futures until nothing moves; then no
+    /// live future may wait with a message in the socket that nobody was
+    /// told of.
+    fn settle(&mut self) {
+        for _ in 0..200 {
+            self.poll_woken();
+            self.lp.run(RunMode::NoWait).expect("run");
+            let woken = self
+                .futures
+                .iter()
+                .any(|f| f.wakes.0.load(Ordering::SeqCst) > 0);
+            if !woken && self.lp.reactor().is_quiescent() {
+                break;
+            }
+        }
+        let waiting = self.futures.iter().any(|f| f.first_poll.is_some());
+        if waiting && self.probe.pending_inbound() > 0 {
+            self.violations.push(format!(
+                "quiet with {} message(s) in the socket while a polled recv() waits unwoken",
+                self.probe.pending_inbound()
+            ));
+        }
+    }
+
+    /// The end: one more future collects what is left; all delivered
+    /// messages must have been received, once each, in order.
+    fn finish(&mut self) {
+        self.settle();
+        self.futures.clear();
+        for _ in 0..(self.delivered.len() + 2) * 4 {
+            if self.received.len() == self.delivered.len() {
+                break;
+            }
+            if self.futures.is_empty() {
+                self.new_future();
+                self.poll(0);
+            }
+            self.settle();
+        }
+        self.check_order();
+        if self.received.len() != self.delivered.len() {
+            self.violations.push(format!(
+                "{} delivered, {} received at the end",
+                self.delivered.len(),
+                self.received.len()
+            ));
+        }
+    }
+}
+
+fn recv_schedule() -> impl Strategy<Value = Vec<Step>> {
+    let step = prop_oneof![
+        3 => Just(Step::New),
+        5 => any::<usize>().prop_map(Step::Poll),
+        5 => Just(Step::PollWoken),
+        2 => any::<usize>().prop_map(Step::Drop),
+        2 => Just(Step::DropWoken),
+        5 => (1u8..=3).prop_map(Step::Deliver),
+        5 => prop_oneof![Just(RunMode::NoWait), Just(RunMode::Once)].prop_map(Step::Run),
+        1 => Just(Step::Spurious),
+    ];
+    prop::collection::vec(step, 0..=80)
+}
+
+/// A task's script: what it awaits, in order.
+#[derive(Debug, Clone, Copy)]
+enum Await {
+    /// `Timer::sleep` of this many ms.
+    Sleep(u8),
+    /// Wakes itself and returns `Pending` once (a yield).
+    Yield,
+    /// A shared gate, opened by another task's `Open` (or at the end).
+    Gate,
+    /// Opens the gate.
+    Open,
+}
+
+/// Yields once: wakes itself and returns `Pending`.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A gate tasks wait on until someone opens it.
+#[derive(Default)]
+struct Gate {
+    open: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Gate {
+    fn open(&self) {
+        self.open.set(true);
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+struct GateWait(Rc<Gate>);
+
+impl Future for GateWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.open.get() {
+            Poll::Ready(())
+        } else {
+            self.0.waiters.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Polls its future with a waker that notes a wake until the next poll,
+/// so the test can see the loop go to sleep with it woken.
+struct NoteWakes<F> {
+    inner: Pin<Box<F>>,
+    woken: Arc<Noted>,
+}
+
+/// A wake noted, forwarded to the real waker.
+struct Noted {
+    flag: std::sync::atomic::AtomicBool,
+    real: std::sync::Mutex<Option<Waker>>,
+}
+
+impl Wake for Noted {
+    fn wake(self: Arc<Self>) {
+        self.flag.store(true, Ordering::SeqCst);
+        if let Some(w) = self.real.lock().expect("waker").as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}
+
+impl<F: Future> Future for NoteWakes<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.woken.flag.store(false, Ordering::SeqCst);
+        *self.woken.real.lock().expect("waker") = Some(cx.waker().clone());
+        let waker = Waker::from(self.woken.clone());
+        let mut inner_cx = Context::from_waker(&waker);
+        self.inner.as_mut().poll(&mut inner_cx)
+    }
+}
+
+/// Records a poll after completion.
+struct Checked<F> {
+    inner: Pin<Box<F>>,
+    done: bool,
+    late_polls: Rc<Cell<usize>>,
+}
+
+impl<F: Future> Future for Checked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if self.done {
+            self.late_polls.set(self.late_polls.get() + 1);
+            return Poll::Pending;
+        }
+        let out = self.inner.as_mut().poll(cx);
+        if out.is_ready() {
+            self.done = true;
+        }
+        out
+    }
+}
+
+fn script(lp: &Lp, steps: Vec<Await>, gate: Rc<Gate>) -> impl Future<Output = ()> + 'static {
+    let lp = lp.clone();
+    async move {
+        for step in steps {
+            match step {
+                Await::Sleep(ms) => {
+                    TimerHandle::sleep(&lp, Duration::from_millis(u64::from(ms))).await;
+                }
+                Await::Yield => YieldNow(false).await,
+                Await::Gate => GateWait(gate.clone()).await,
+                Await::Open => gate.open(),
+            }
+        }
+    }
+}
+
+fn run_tasks(seed: u64, tasks: Vec<Vec<Await>>, main: Vec<Await>) -> Result<(), String> {
+    let lp = new_loop(seed);
+    let gate = Rc::new(Gate::default());
+    let late_polls = Rc::new(Cell::new(0));
+    let completed = Rc::new(Cell::new(0usize));
+    let count = tasks.len();
+    for steps in tasks {
+        let done = completed.clone();
+        let fut = script(&lp, steps, gate.clone());
+        lp.spawn_local(Checked {
+            inner: Box::pin(async move {
+                fut.await;
+                done.set(done.get() + 1);
+            }),
+            done: false,
+            late_polls: late_polls.clone(),
+        })
+        .map_err(|e| format!("spawn_local: {e}"))?;
+    }
+    // The main future: its script, then it opens the gate (so no task
+    // waits for ever) and waits for every task.
+    let completed_at = Rc::new(Cell::new(None));
+    let main_fut = {
+        let (lp2, gate, completed, completed_at) = (
+            lp.clone(),
+            gate.clone(),
+            completed.clone(),
+            completed_at.clone(),
+        );
+        let fut = script(&lp, main, gate.clone());
+        async move {
+            fut.await;
+            gate.open();
+            while completed.get() < count {
+                TimerHandle::sleep(&lp2, Duration::from_millis(1)).await;
+            }
+            completed_at.set(Some(lp2.reactor().iterations()));
+            42u32
+        }
+    };
+    let noted = Arc::new(Noted {
+        flag: std::sync::atomic::AtomicBool::new(false),
+        real: std::sync::Mutex::new(None),
+    });
+    let slept_woken = Rc::new(Cell::new(false));
+    {
+        let (noted, slept_woken) = (noted.clone(), slept_woken.clone());
+        lp.reactor().set_foreign(move |point| {
+            if point == MockPoint::Sleep && noted.flag.load(Ordering::SeqCst) {
+                slept_woken.set(true);
+            }
+        });
+    }
+    let main_fut = NoteWakes {
+        inner: Box::pin(main_fut),
+        woken: noted,
+    };
+    let out = lp
+        .block_on(main_fut)
+        .map_err(|e| format!("block_on: {e}"))?;
+    if slept_woken.get() {
+        return Err("the loop went to sleep while block_on's future was woken".into());
+    }
+    let returned_at = lp.reactor().iterations();
+    if out != 42 {
+        return Err(format!("block_on returned {out}"));
+    }
+    match completed_at.get() {
+        Some(at) if at == returned_at => {}
+        other => {
+            return Err(format!(
+                "block_on's future completed in iteration {other:?}, block_on returned after {returned_at}"
+            ));
+        }
+    }
+    if late_polls.get() > 0 {
+        return Err(format!("{} polls of completed tasks", late_polls.get()));
+    }
+    if completed.get() != count {
+        return Err(format!("{} of {count} tasks completed", completed.get()));
+    }
+    Ok(())
+}
+
+/// A task's script; `gates`: whether it may wait on the gate (the main
+/// future must not: it opens the gate for everyone in the end).
+fn awaits(gates: bool) -> impl Strategy<Value = Vec<Await>> {
+    let gate = if gates { Await::Gate } else { Await::Yield };
+    let step = prop_oneof![
+        (0u8..=5).prop_map(Await::Sleep),
+        Just(Await::Yield),
+        Just(gate),
+        Just(Await::Open),
+    ];
+    prop::collection::vec(step, 0..=6)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn recv_futures_lose_nothing_in_first_poll_order(
+        seed in any::<u64>(),
+        rcvhwm in 1usize..=5,
+        batch in 1usize..=4,
+        steps in recv_schedule(),
+    ) {
+        let mut world = World::new(mock_seed(seed), rcvhwm, batch);
+        for step in steps {
+            world.step(step);
+        }
+        world.finish();
+        prop_assert!(world.violations.is_empty(), "{}", world.violations.join("\n"));
+    }
+
+    #[test]
+    fn tasks_run_to_completion_and_block_on_returns_with_its_future(
+        seed in any::<u64>(),
+        tasks in prop::collection::vec(awaits(true), 0..=5),
+        main in awaits(false),
+    ) {
+        let result = run_tasks(mock_seed(seed), tasks, main);
+        prop_assert!(result.is_ok(), "{}", result.unwrap_err());
+    }
+}
+
+/// A `recv()` told of a message and dropped before it polled: the next in
+/// line is told instead (found by a mutation the schedules rarely reach).
+#[test]
+fn a_told_recv_dropped_before_it_polls_passes_the_message_on() {
+    let mut world = World::new(7, 5, 4);
+    world.new_future();
+    world.poll(0);
+    world.new_future();
+    world.poll(1);
+    world.step(Step::Deliver(1));
+    for _ in 0..3 {
+        world.step(Step::Run(RunMode::NoWait));
+    }
+    assert!(
+        world.futures[0].wakes.0.load(Ordering::SeqCst) > 0,
+        "the first in line is told"
+    );
+    assert_eq!(world.futures[1].wakes.0.load(Ordering::SeqCst), 0);
+    world.futures.remove(0);
+    for _ in 0..3 {
+        world.step(Step::Run(RunMode::NoWait));
+    }
+    assert!(
+        world.futures[0].wakes.0.load(Ordering::SeqCst) > 0,
+        "the next in line is told once the first is gone"
+    );
+    world.poll_woken();
+    assert_eq!(world.received.len(), 1);
+    assert!(world.violations.is_empty(), "{:?}", world.violations);
+}
+
+/// `block_on`'s future woken while it was polled is polled again before
+/// the loop may sleep (found by a mutation).
+#[test]
+fn block_on_polls_again_a_future_that_woke_itself() {
+    run_tasks(
+        3,
+        Vec::new(),
+        vec![Await::Sleep(1), Await::Yield, Await::Yield],
+    )
+    .expect("block_on");
+}
