@@ -1,0 +1,319 @@
+//! async/await on the real backends (libuv + libzmq): `block_on` and
+//! `spawn_local`, the `recv`/`send`/`ready`/`sleep` futures and the
+//! `Stream`/`Sink` adapters. Their refusals (EBUSY, ENOTSUP, Closed,
+//! Reentrant), a panic in a task resuming from `run` and `block_on`,
+//! 100,000 messages each way, tasks and callbacks on one loop, wakes from
+//! four other threads, cancel safety, first-poll order, and what keeps
+//! `run(Default)` going.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_util::future::{Either, join3, select};
+use futures_util::{SinkExt, StreamExt, stream};
+use tests::real::{
+    LIMIT, Transport, blocking_socket, inproc, limit, log, run_to_end, seq, seq_of, socket,
+    spawn_peer,
+};
+use tests::real_async::{Counter, Mailbox, poll_once};
+use uzmq::{Error, Events, Loop, Multipart, RunMode, Timer, Zmq, ZmqPoll, zmq};
+
+const EBUSY: Error = Error::Zmq(zmq::Error::EBUSY);
+
+/// libuv keeps loop time in whole milliseconds, truncated, read from a
+/// clock that may be the coarse one: a deadline can be up to this much
+/// before the same instant measured with `Instant`.
+const UV_RESOLUTION: Duration = Duration::from_millis(2);
+
+/// Runs `lp` until `fut` completes, or panics with "timed out ... waiting
+/// for `what`" after [`limit`]: a lost wake-up fails, it does not hang.
+fn block_on_bounded<F: Future>(lp: &Loop, what: &str, fut: F) -> F::Output {
+    let fut = pin!(fut);
+    let timeout = pin!(Timer::sleep(lp, limit()));
+    match lp.block_on(select(fut, timeout)).expect("block_on") {
+        Either::Left((out, _)) => out,
+        Either::Right(_) => panic!("timed out after {:?} waiting for {what}", limit()),
+    }
+}
+
+/// A PULL handle bound to a fresh `inproc://` name, and a PUSH socket
+/// connected to it (off the loop).
+fn pull_handle(ctx: &zmq::Context, lp: &Loop) -> (Zmq, zmq::Socket) {
+    let pull = socket(ctx, zmq::PULL);
+    let endpoint = Transport::Inproc.bind(&pull, "async-pull");
+    let push = socket(ctx, zmq::PUSH);
+    push.connect(&endpoint).expect("connect");
+    (Zmq::new(lp, pull).expect("Zmq::new"), push)
+}
+
+/// The sequence number of a one-frame message made by [`seq`].
+fn number(msg: &Multipart) -> u64 {
+    assert_eq!(msg.len(), 1, "one frame");
+    seq_of(&msg[0])
+}
+
+/// The message of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+// ---- refusals -------------------------------------------------------------
+
+#[test]
+fn recv_with_a_read_callback_is_ebusy_and_start_read_while_recv_pends_too() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let (reading, _push) = pull_handle(&ctx, &lp);
+    reading.start_read(|_, _| {}).unwrap();
+    assert_eq!(lp.block_on(reading.recv()).unwrap(), Err(EBUSY));
+    reading.close();
+
+    // A pending recv(): start_read is refused until it is dropped.
+    let (h, push) = pull_handle(&ctx, &lp);
+    let mut pending = Box::pin(h.recv());
+    let mut cx = Context::from_waker(Waker::noop());
+    let first = pending.as_mut().poll(&mut cx);
+    assert!(first.is_pending(), "nothing sent yet: {first:?}");
+    assert_eq!(h.start_read(|_, _| {}).err(), Some(EBUSY));
+    drop(pending);
+
+    // Dropped, it took nothing: the callback gets the message.
+    let got = log();
+    let g = got.clone();
+    h.start_read(move |h, msg| {
+        g.borrow_mut().push(number(&msg.unwrap()));
+        h.close();
+    })
+    .unwrap();
+    push.send(seq(7), 0).unwrap();
+    run_to_end(&lp, limit(), "the read callback");
+    assert_eq!(*got.borrow(), [7]);
+}
+
+/// After `stop_read` (or `stop`) the handle has no read callback any more:
+/// `recv()` is served, not refused with EBUSY.
+#[test]
+fn recv_after_stop_read_or_stop_is_served() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let (h, push) = pull_handle(&ctx, &lp);
+    for (n, stop) in [Zmq::stop_read, Zmq::stop].into_iter().enumerate() {
+        h.start_read(|_, msg| panic!("read callback after stop: {msg:?}"))
+            .unwrap();
+        stop(&h).unwrap();
+        push.send(seq(n as u64), 0).unwrap();
+        let got = block_on_bounded(&lp, "recv() after a stop", h.recv());
+        assert_eq!(got.map(|m| number(&m)), Ok(n as u64));
+    }
+    h.close();
+    run_to_end(&lp, limit(), "the close");
+}
+
+#[test]
+fn recv_on_push_and_pub_is_enotsup() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    for kind in [zmq::PUSH, zmq::PUB] {
+        let h = Zmq::new(&lp, socket(&ctx, kind)).unwrap();
+        assert_eq!(
+            lp.block_on(h.recv()).unwrap(),
+            Err(Error::Zmq(zmq::Error::ENOTSUP)),
+            "{kind:?}"
+        );
+        h.close();
+    }
+    run_to_end(&lp, limit(), "the closes");
+}
+
+#[test]
+fn futures_of_a_closed_handle_are_closed() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let (h, _push) = pull_handle(&ctx, &lp);
+    let writer = Zmq::new(&lp, socket(&ctx, zmq::PUSH)).unwrap();
+    let poll = ZmqPoll::new(&lp, socket(&ctx, zmq::PULL)).unwrap();
+    h.close();
+    writer.close();
+    poll.close();
+    assert_eq!(lp.block_on(h.recv()).unwrap(), Err(Error::Closed));
+    assert_eq!(lp.block_on(writer.send(["x"])).unwrap(), Err(Error::Closed));
+    assert_eq!(
+        lp.block_on(poll.ready(Events::READABLE)).unwrap(),
+        Err(Error::Closed)
+    );
+    let mut messages = h.messages();
+    assert!(
+        lp.block_on(messages.next()).unwrap().is_none(),
+        "the stream of a closed handle ends"
+    );
+    run_to_end(&lp, limit(), "the closes");
+}
+
+#[test]
+fn pending_recv_send_and_ready_resolve_closed_when_their_handle_closes() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let (reader, _push) = pull_handle(&ctx, &lp);
+    // A PUSH with no peer: libzmq takes nothing, the send() stays pending.
+    let writer = Zmq::new(&lp, socket(&ctx, zmq::PUSH)).unwrap();
+    let poll = ZmqPoll::new(&lp, socket(&ctx, zmq::PULL)).unwrap();
+    let results: Rc<RefCell<Vec<(&str, Result<(), Error>)>>> = log();
+    let polled = Counter::new();
+    {
+        let (r, p, h) = (results.clone(), polled.clone(), reader.clone());
+        lp.spawn_local(async move {
+            let recv = h.recv();
+            p.add();
+            let out = recv.await.map(|_| ());
+            r.borrow_mut().push(("recv", out));
+        })
+        .unwrap();
+    }
+    {
+        let (r, p, h) = (results.clone(), polled.clone(), writer.clone());
+        lp.spawn_local(async move {
+            let send = h.send(["never taken"]);
+            p.add();
+            let out = send.await;
+            r.borrow_mut().push(("send", out));
+        })
+        .unwrap();
+    }
+    {
+        let (r, p, h) = (results.clone(), polled.clone(), poll.clone());
+        lp.spawn_local(async move {
+            let ready = h.ready(Events::READABLE);
+            p.add();
+            let out = ready.await.map(|_| ());
+            r.borrow_mut().push(("ready", out));
+        })
+        .unwrap();
+    }
+    // Once all three are pending, a task closes the handles.
+    {
+        let p = polled.clone();
+        let (reader, writer, poll) = (reader.clone(), writer.clone(), poll.clone());
+        lp.spawn_local(async move {
+            p.reach(3).await;
+            // One more turn: each of the three futures has been polled.
+            Timer::sleep(&reader.event_loop().unwrap(), Duration::ZERO).await;
+            reader.close();
+            writer.close();
+            poll.close();
+        })
+        .unwrap();
+    }
+    run_to_end(&lp, limit(), "the pending futures to resolve");
+    let mut results = results.borrow().clone();
+    results.sort_by_key(|(what, _)| *what);
+    assert_eq!(
+        results,
+        [
+            ("ready", Err(Error::Closed)),
+            ("recv", Err(Error::Closed)),
+            ("send", Err(Error::Closed)),
+        ]
+    );
+}
+
+#[test]
+fn block_on_and_run_inside_a_callback_a_task_or_block_on_are_reentrant() {
+    let lp = Loop::new().unwrap();
+    let seen: Rc<RefCell<Vec<(&str, bool)>>> = log();
+    let reentrant = |r: Result<bool, Error>| r == Err(Error::Reentrant);
+
+    let timer = Timer::new(&lp).unwrap();
+    let s = seen.clone();
+    timer
+        .start(Duration::ZERO, Duration::ZERO, move |t| {
+            let lp = t.event_loop().unwrap();
+            let b = lp.block_on(async { true }).map(|_| true);
+            s.borrow_mut().push(("callback block_on", reentrant(b)));
+            let r = lp.run(RunMode::Default);
+            s.borrow_mut().push(("callback run", reentrant(r)));
+            t.close();
+        })
+        .unwrap();
+    let (s, l) = (seen.clone(), lp.clone());
+    lp.spawn_local(async move {
+        let b = l.block_on(async { true }).map(|_| true);
+        s.borrow_mut().push(("task block_on", reentrant(b)));
+        let r = l.run(RunMode::Once);
+        s.borrow_mut().push(("task run", reentrant(r)));
+    })
+    .unwrap();
+    run_to_end(&lp, limit(), "the timer and the task");
+
+    let inner = lp
+        .block_on(async {
+            let b = lp.block_on(async { true }).map(|_| true);
+            (reentrant(b), reentrant(lp.run(RunMode::NoWait)))
+        })
+        .unwrap();
+    seen.borrow_mut().push(("block_on block_on", inner.0));
+    seen.borrow_mut().push(("block_on run", inner.1));
+
+    let mut seen = seen.borrow().clone();
+    seen.sort();
+    let wrong: Vec<_> = seen.iter().filter(|(_, ok)| !ok).collect();
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert!(wrong.is_empty(), "not Err(Reentrant): {wrong:?}");
+    // Outside, the loop runs again.
+    assert_eq!(lp.block_on(async { 5 }), Ok(5));
+}
+
+#[test]
+fn a_panic_in_a_task_resumes_from_run_and_the_loop_stays_usable() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    lp.spawn_local(async { panic!("task panic from run") })
+        .unwrap();
+    let out = catch_unwind(AssertUnwindSafe(|| lp.run(RunMode::Default)));
+    let payload = out.expect_err("the task's panic resumes from run");
+    assert_eq!(panic_text(&*payload), "task panic from run");
+
+    // The loop, its executor and its handles still work.
+    let (h, push) = pull_handle(&ctx, &lp);
+    let got = Rc::new(Cell::new(None));
+    let (g, r) = (got.clone(), h.clone());
+    lp.spawn_local(async move {
+        g.set(Some(number(&r.recv().await.unwrap())));
+        r.close();
+    })
+    .unwrap();
+    push.send(seq(1), 0).unwrap();
+    run_to_end(&lp, limit(), "a task after the panic");
+    assert_eq!(got.get(), Some(1));
+}
+
+#[test]
+fn a_panic_in_a_task_resumes_from_block_on_and_the_loop_stays_usable() {
+    let lp = Loop::new().unwrap();
+    lp.spawn_local(async { panic!("task panic from block_on") })
+        .unwrap();
+    // Bounded: were the panic lost, the sleep would end the wait.
+    let out = catch_unwind(AssertUnwindSafe(|| lp.block_on(Timer::sleep(&lp, LIMIT))));
+    let payload = out.expect_err("the task's panic resumes from block_on");
+    assert_eq!(panic_text(&*payload), "task panic from block_on");
+
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    lp.spawn_local(async move { r.set(true) }).unwrap();
+    assert_eq!(
+        block_on_bounded(&lp, "a sleep after the panic", async {
+            Timer::sleep(&lp, Duration::from_millis(1)).await;
+            7
+        }),
+        7
+    );
+    assert!(ran.get(), "a task spawned after the panic ran");
+}
