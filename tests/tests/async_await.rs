@@ -317,3 +317,233 @@ fn a_panic_in_a_task_resumes_from_block_on_and_the_loop_stays_usable() {
     );
     assert!(ran.get(), "a task spawned after the panic ran");
 }
+
+// ---- volume ---------------------------------------------------------------
+
+const VOLUME: u64 = 100_000;
+
+#[test]
+fn a_hundred_thousand_messages_through_recv_exact_and_in_order() {
+    for transport in Transport::ALL {
+        let ctx = zmq::Context::new();
+        let lp = Loop::new().unwrap();
+        let pull = socket(&ctx, zmq::PULL);
+        let endpoint = transport.bind(&pull, "async-recv-volume");
+        let h = Zmq::new(&lp, pull).unwrap();
+        let push = blocking_socket(&ctx, zmq::PUSH);
+        let peer = spawn_peer("pusher", move || {
+            push.connect(&endpoint).expect("connect");
+            for n in 0..VOLUME {
+                push.send(seq(n), 0).expect("send (blocking, bounded)");
+            }
+        });
+        let wrong = block_on_bounded(&lp, "100,000 messages through recv()", async {
+            for n in 0..VOLUME {
+                let got = number(&h.recv().await.expect("recv"));
+                if got != n {
+                    return Some((n, got));
+                }
+            }
+            None
+        });
+        assert_eq!(wrong, None, "{transport:?}: (expected, got)");
+        peer.join(LIMIT);
+        assert_eq!(
+            h.socket().recv_bytes(zmq::DONTWAIT).err(),
+            Some(zmq::Error::EAGAIN),
+            "{transport:?}: nothing more than was sent"
+        );
+        h.close();
+        run_to_end(&lp, limit(), "the close");
+    }
+}
+
+#[test]
+fn a_hundred_thousand_messages_through_send_exact_and_in_order() {
+    for transport in Transport::ALL {
+        let ctx = zmq::Context::new();
+        let lp = Loop::new().unwrap();
+        let push = socket(&ctx, zmq::PUSH);
+        let endpoint = transport.bind(&push, "async-send-volume");
+        let h = Zmq::new(&lp, push).unwrap();
+        let pull = blocking_socket(&ctx, zmq::PULL);
+        let peer = spawn_peer("puller", move || {
+            pull.connect(&endpoint).expect("connect");
+            (0..VOLUME)
+                .map(|_| seq_of(&pull.recv_bytes(0).expect("recv (blocking, bounded)")))
+                .enumerate()
+                .find(|&(n, got)| n as u64 != got)
+        });
+        block_on_bounded(&lp, "100,000 sends to complete", async {
+            for n in 0..VOLUME {
+                h.send([seq(n)]).await.expect("send");
+            }
+        });
+        assert_eq!(peer.join(LIMIT), None, "{transport:?}: (expected, got)");
+        assert_eq!(h.write_queue_size(), 0);
+        h.close();
+        run_to_end(&lp, limit(), "the close");
+    }
+}
+
+// ---- tasks, callbacks and threads on one loop -----------------------------
+
+/// A REP server on a read callback, a REQ client as a task, a repeating
+/// timer whose ticks the client awaits now and then: all on one loop,
+/// which `run(Default)` ends once the client closed everything.
+#[test]
+fn tasks_and_callbacks_interleave_on_one_loop() {
+    const REQUESTS: u64 = 1_000;
+    const PAUSE_EVERY: u64 = 100;
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let rep = socket(&ctx, zmq::REP);
+    let endpoint = Transport::Tcp.bind(&rep, "async-rep");
+    let server = Zmq::new(&lp, rep).unwrap();
+    let served = Rc::new(Cell::new(0u64));
+    let s = served.clone();
+    server
+        .start_read(move |h, request| {
+            s.set(s.get() + 1);
+            // The reply is the request, frame for frame.
+            h.write_multipart(request.expect("request")).expect("reply");
+        })
+        .unwrap();
+    let ticks = Counter::new();
+    let timer = Timer::new(&lp).unwrap();
+    let t = ticks.clone();
+    timer
+        .start(Duration::from_millis(1), Duration::from_millis(1), move |_| {
+            t.add()
+        })
+        .unwrap();
+    let req = socket(&ctx, zmq::REQ);
+    req.connect(&endpoint).unwrap();
+    let client = Zmq::new(&lp, req).unwrap();
+    let replies = Rc::new(Cell::new(0u64));
+    let (r, server_, timer_, ticks_) = (replies.clone(), server.clone(), timer.clone(), ticks.clone());
+    lp.spawn_local(async move {
+        for n in 0..REQUESTS {
+            client.send([seq(n)]).await.expect("request");
+            let reply = client.recv().await.expect("reply");
+            assert_eq!(number(&reply), n, "the reply to request {n}");
+            r.set(r.get() + 1);
+            if n % PAUSE_EVERY == 0 {
+                // A callback wakes the task: the timer's next tick.
+                let now = ticks_.get();
+                ticks_.reach(now + 1).await;
+            }
+        }
+        client.close();
+        server_.close();
+        timer_.close();
+    })
+    .unwrap();
+    run_to_end(&lp, limit(), "the client's requests");
+    assert_eq!(replies.get(), REQUESTS);
+    assert_eq!(served.get(), REQUESTS);
+    assert!(ticks.get() >= REQUESTS / PAUSE_EVERY, "the client waited for each tick");
+}
+
+/// Wakes from four other threads: two call the wakers of the tasks they
+/// feed themselves, two `Remote::post` what completes them; and the
+/// `block_on` future's own waker is called from all four.
+#[test]
+fn wakes_from_four_threads_reach_tasks_and_block_on() {
+    const THREADS: usize = 4;
+    const ITEMS: u32 = 2_000;
+    let lp = Loop::new().unwrap();
+    let loop_thread = std::thread::current().id();
+    let finished = Counter::new();
+    let boxes: Vec<Mailbox<u32>> = (0..THREADS).map(|_| Mailbox::new()).collect();
+    for (t, mailbox) in boxes.iter().enumerate() {
+        let (mailbox, finished) = (mailbox.clone(), finished.clone());
+        lp.spawn_local(async move {
+            for n in 0..ITEMS {
+                assert_eq!(mailbox.next().await, n, "thread {t}'s items in order");
+                assert_eq!(std::thread::current().id(), loop_thread);
+            }
+            finished.add();
+        })
+        .unwrap();
+    }
+    let shared: Mailbox<(usize, u32)> = Mailbox::new();
+    let peers: Vec<_> = boxes
+        .into_iter()
+        .enumerate()
+        .map(|(t, mailbox)| {
+            let (remote, shared) = (lp.remote(), shared.clone());
+            spawn_peer(&format!("waker {t}"), move || {
+                for n in 0..ITEMS {
+                    if t % 2 == 0 {
+                        mailbox.push(n);
+                    } else {
+                        let mailbox = mailbox.clone();
+                        remote.post(move |_| mailbox.push(n)).expect("post");
+                    }
+                    shared.push((t, n));
+                }
+            })
+        })
+        .collect();
+    let seen = block_on_bounded(&lp, "every item from four threads", async {
+        let mut next = [0u32; THREADS];
+        for _ in 0..THREADS * ITEMS as usize {
+            let (t, n) = shared.next().await;
+            assert_eq!(n, next[t], "thread {t}'s order, seen by block_on");
+            next[t] += 1;
+        }
+        finished.reach(THREADS as u64).await;
+        next
+    });
+    assert_eq!(seen, [ITEMS; THREADS]);
+    for peer in peers {
+        peer.join(LIMIT);
+    }
+}
+
+/// `Sender`s on four threads feed a PUSH handle; a task awaiting `recv()`
+/// on the PULL handle of the same loop checks each producer's count and
+/// order.
+#[test]
+fn senders_on_four_threads_feed_a_task_awaiting_recv() {
+    const THREADS: u64 = 4;
+    const EACH: u64 = 10_000;
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let pull = socket(&ctx, zmq::PULL);
+    let endpoint = inproc("async-senders");
+    pull.bind(&endpoint).unwrap();
+    let push = socket(&ctx, zmq::PUSH);
+    push.connect(&endpoint).unwrap();
+    let (reader, writer) = (Zmq::new(&lp, pull).unwrap(), Zmq::new(&lp, push).unwrap());
+    let peers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let sender = writer.sender(100).unwrap();
+            spawn_peer(&format!("sender {t}"), move || {
+                for n in 0..EACH {
+                    sender.send_multipart([seq(t), seq(n)]).expect("send");
+                }
+            })
+        })
+        .collect();
+    let counts = Rc::new(RefCell::new([0u64; THREADS as usize]));
+    let (c, r, w) = (counts.clone(), reader.clone(), writer.clone());
+    lp.spawn_local(async move {
+        for _ in 0..THREADS * EACH {
+            let msg = r.recv().await.expect("recv");
+            let (t, n) = (seq_of(&msg[0]) as usize, seq_of(&msg[1]));
+            let mut counts = c.borrow_mut();
+            assert_eq!(n, counts[t], "producer {t}'s order");
+            counts[t] += 1;
+        }
+        r.close();
+        w.close();
+    })
+    .unwrap();
+    run_to_end(&lp, limit(), "every producer's messages");
+    assert_eq!(*counts.borrow(), [EACH; THREADS as usize]);
+    for peer in peers {
+        peer.join(LIMIT);
+    }
+}
