@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -64,6 +64,49 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_default()
+}
+
+/// Bounds a `run(Default)` without keeping the loop alive (a watchdog
+/// timer would): a thread posts `stop` to the loop if the run has not
+/// ended by [`limit`].
+struct Deadline {
+    done: std::sync::mpsc::Sender<()>,
+    peer: tests::real::Peer<bool>,
+    what: String,
+}
+
+impl Deadline {
+    fn start(lp: &Loop, what: &str) -> Deadline {
+        let (done, ended) = std::sync::mpsc::channel::<()>();
+        let remote = lp.remote();
+        let peer = spawn_peer("deadline", move || {
+            let timed_out = matches!(
+                ended.recv_timeout(limit()),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if timed_out {
+                let _ = remote.post(|lp| lp.stop());
+            }
+            timed_out
+        });
+        Deadline {
+            done,
+            peer,
+            what: what.to_owned(),
+        }
+    }
+
+    /// Panics if the deadline had to stop the loop.
+    fn check(self) {
+        let _ = self.done.send(());
+        let timed_out = self.peer.join(LIMIT);
+        assert!(
+            !timed_out,
+            "timed out after {:?} waiting for {}",
+            limit(),
+            self.what
+        );
+    }
 }
 
 // ---- refusals -------------------------------------------------------------
@@ -166,7 +209,7 @@ fn pending_recv_send_and_ready_resolve_closed_when_their_handle_closes() {
     // A PUSH with no peer: libzmq takes nothing, the send() stays pending.
     let writer = Zmq::new(&lp, socket(&ctx, zmq::PUSH)).unwrap();
     let poll = ZmqPoll::new(&lp, socket(&ctx, zmq::PULL)).unwrap();
-    let results: Rc<RefCell<Vec<(&str, Result<(), Error>)>>> = log();
+    let results: tests::real::Log<(&str, Result<(), Error>)> = log();
     let polled = Counter::new();
     {
         let (r, p, h) = (results.clone(), polled.clone(), reader.clone());
@@ -336,6 +379,9 @@ fn a_hundred_thousand_messages_through_recv_exact_and_in_order() {
             for n in 0..VOLUME {
                 push.send(seq(n), 0).expect("send (blocking, bounded)");
             }
+            // Returned, not closed: with linger 0 a close would drop what
+            // is still on its way.
+            push
         });
         let wrong = block_on_bounded(&lp, "100,000 messages through recv()", async {
             for n in 0..VOLUME {
@@ -347,7 +393,7 @@ fn a_hundred_thousand_messages_through_recv_exact_and_in_order() {
             None
         });
         assert_eq!(wrong, None, "{transport:?}: (expected, got)");
-        peer.join(LIMIT);
+        drop(peer.join(LIMIT));
         assert_eq!(
             h.socket().recv_bytes(zmq::DONTWAIT).err(),
             Some(zmq::Error::EAGAIN),
@@ -413,15 +459,22 @@ fn tasks_and_callbacks_interleave_on_one_loop() {
     let timer = Timer::new(&lp).unwrap();
     let t = ticks.clone();
     timer
-        .start(Duration::from_millis(1), Duration::from_millis(1), move |_| {
-            t.add()
-        })
+        .start(
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+            move |_| t.add(),
+        )
         .unwrap();
     let req = socket(&ctx, zmq::REQ);
     req.connect(&endpoint).unwrap();
     let client = Zmq::new(&lp, req).unwrap();
     let replies = Rc::new(Cell::new(0u64));
-    let (r, server_, timer_, ticks_) = (replies.clone(), server.clone(), timer.clone(), ticks.clone());
+    let (r, server_, timer_, ticks_) = (
+        replies.clone(),
+        server.clone(),
+        timer.clone(),
+        ticks.clone(),
+    );
     lp.spawn_local(async move {
         for n in 0..REQUESTS {
             client.send([seq(n)]).await.expect("request");
@@ -442,7 +495,10 @@ fn tasks_and_callbacks_interleave_on_one_loop() {
     run_to_end(&lp, limit(), "the client's requests");
     assert_eq!(replies.get(), REQUESTS);
     assert_eq!(served.get(), REQUESTS);
-    assert!(ticks.get() >= REQUESTS / PAUSE_EVERY, "the client waited for each tick");
+    assert!(
+        ticks.get() >= REQUESTS / PAUSE_EVERY,
+        "the client waited for each tick"
+    );
 }
 
 /// Wakes from four other threads: two call the wakers of the tasks they
@@ -546,4 +602,331 @@ fn senders_on_four_threads_feed_a_task_awaiting_recv() {
     for peer in peers {
         peer.join(LIMIT);
     }
+}
+
+// ---- cancel safety and order ----------------------------------------------
+
+/// A tiny deterministic generator for the drop points (xorshift).
+struct Choices(u64);
+
+impl Choices {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// While a peer thread sends, `recv()` futures are dropped unpolled,
+/// after one poll, after one poll and a loop turn (in which a message may
+/// have arrived for them), when a zero sleep wins a race, or while a
+/// later one waits behind them; the futures that complete get every
+/// message exactly once, in order.
+#[test]
+fn dropped_recv_futures_lose_nothing_while_messages_arrive() {
+    const MESSAGES: u64 = 20_000;
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let pull = socket(&ctx, zmq::PULL);
+    let endpoint = Transport::Tcp.bind(&pull, "async-cancel");
+    let h = Zmq::new(&lp, pull).unwrap();
+    let push = blocking_socket(&ctx, zmq::PUSH);
+    let peer = spawn_peer("pusher", move || {
+        push.connect(&endpoint).expect("connect");
+        for n in 0..MESSAGES {
+            push.send(seq(n), 0).expect("send (blocking, bounded)");
+        }
+        // Returned, not closed: with linger 0 a close would drop what is
+        // still on its way.
+        push
+    });
+    let mut choices = Choices(0x9e37_79b9_7f4a_7c15);
+    let (got, dropped) = block_on_bounded(&lp, "every message despite the drops", async {
+        let mut got = Vec::new();
+        let mut dropped = 0u64;
+        while (got.len() as u64) < MESSAGES {
+            match choices.next(6) {
+                0 => {
+                    drop(h.recv());
+                    dropped += 1;
+                }
+                1 => {
+                    let mut recv = pin!(h.recv());
+                    match poll_once(&mut recv).await {
+                        Poll::Ready(msg) => got.push(number(&msg.expect("recv"))),
+                        Poll::Pending => dropped += 1,
+                    }
+                }
+                2 => {
+                    let mut recv = pin!(h.recv());
+                    if let Poll::Ready(msg) = poll_once(&mut recv).await {
+                        got.push(number(&msg.expect("recv")));
+                        continue;
+                    }
+                    // A loop turn: the handle may tell this future of a
+                    // message, which it then never takes.
+                    Timer::sleep(&lp, Duration::ZERO).await;
+                    dropped += 1;
+                }
+                3 => match select(pin!(h.recv()), pin!(Timer::sleep(&lp, Duration::ZERO))).await {
+                    Either::Left((msg, _)) => got.push(number(&msg.expect("recv"))),
+                    Either::Right(_) => dropped += 1,
+                },
+                4 => {
+                    // Two in line; the first goes, the second gets served.
+                    // (Boxed: dropping a `pin!`ned future's `Pin<&mut _>`
+                    // would not drop the future.)
+                    let mut first = Box::pin(h.recv());
+                    let mut second = pin!(h.recv());
+                    if let Poll::Ready(msg) = poll_once(&mut first).await {
+                        got.push(number(&msg.expect("recv")));
+                        continue;
+                    }
+                    if let Poll::Ready(msg) = poll_once(&mut second).await {
+                        panic!("the second in line was served first: {msg:?}");
+                    }
+                    Timer::sleep(&lp, Duration::ZERO).await;
+                    drop(first);
+                    dropped += 1;
+                    got.push(number(&second.await.expect("recv")));
+                }
+                _ => got.push(number(&h.recv().await.expect("recv"))),
+            }
+        }
+        (got, dropped)
+    });
+    drop(peer.join(LIMIT));
+    assert!(dropped > 0, "some futures were dropped");
+    let wrong = got.iter().enumerate().find(|&(n, &m)| n as u64 != m);
+    assert_eq!(wrong, None, "(expected, got), after {} messages", got.len());
+    assert_eq!(
+        h.socket().recv_bytes(zmq::DONTWAIT).err(),
+        Some(zmq::Error::EAGAIN),
+        "nothing more than was sent"
+    );
+}
+
+#[test]
+fn pending_recv_futures_are_served_in_first_poll_order() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let (h, push) = pull_handle(&ctx, &lp);
+    let got = block_on_bounded(&lp, "three messages for three futures", async {
+        let (mut a, mut b, mut c) = (pin!(h.recv()), pin!(h.recv()), pin!(h.recv()));
+        // First polled: b, then c, then a. Nothing is there yet.
+        for f in [&mut b, &mut c, &mut a] {
+            assert!(poll_once(f).await.is_pending(), "nothing sent yet");
+        }
+        for n in 0..3 {
+            push.send(seq(n), 0).expect("send");
+        }
+        // `join3` polls a first: a still waits for its turn.
+        let (a, b, c) = join3(a, b, c).await;
+        [a, b, c].map(|m| number(&m.expect("recv")))
+    });
+    assert_eq!(got, [2, 0, 1], "a, b, c served in the order b, c, a");
+}
+
+// ---- ready and sleep -------------------------------------------------------
+
+#[test]
+fn ready_resolves_with_the_events_and_is_ebusy_on_a_started_handle() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let endpoint = inproc("async-ready");
+    let (a, b) = (socket(&ctx, zmq::PAIR), socket(&ctx, zmq::PAIR));
+    a.bind(&endpoint).unwrap();
+    b.connect(&endpoint).unwrap();
+    let (reader, writer) = (ZmqPoll::new(&lp, a).unwrap(), ZmqPoll::new(&lp, b).unwrap());
+
+    let events = block_on_bounded(&lp, "a PAIR writable", writer.ready(Events::WRITABLE));
+    assert_eq!(events, Ok(Events::WRITABLE));
+    assert!(!writer.is_active(), "stopped again after its one report");
+
+    // Pending until a task sends; then only the requested events that are
+    // true (the reader is writable too, which was not asked).
+    let sent = Rc::new(Cell::new(false));
+    let (s, w) = (sent.clone(), writer.clone());
+    lp.spawn_local(async move {
+        Timer::sleep(&w.event_loop().unwrap(), Duration::from_millis(1)).await;
+        w.socket().send("ping", zmq::DONTWAIT).expect("send");
+        s.set(true);
+    })
+    .unwrap();
+    let events = block_on_bounded(&lp, "a PAIR readable", reader.ready(Events::READABLE));
+    assert!(
+        sent.get(),
+        "resolved before the message was sent: {events:?}"
+    );
+    assert_eq!(events, Ok(Events::READABLE));
+    let both = Events::READABLE | Events::WRITABLE;
+    assert_eq!(lp.block_on(reader.ready(both)).unwrap(), Ok(both));
+    assert_eq!(reader.socket().recv_bytes(zmq::DONTWAIT).unwrap(), b"ping");
+
+    // Started with a callback: EBUSY, and the callback's start stays.
+    reader.start(Events::READABLE, |_, _, _| {}).unwrap();
+    assert_eq!(
+        lp.block_on(reader.ready(Events::READABLE)).unwrap(),
+        Err(EBUSY)
+    );
+    assert!(reader.is_active());
+    reader.stop().unwrap();
+    assert_eq!(
+        lp.block_on(reader.ready(Events::empty())).unwrap(),
+        Err(Error::Zmq(zmq::Error::EINVAL))
+    );
+    reader.close();
+    writer.close();
+    run_to_end(&lp, limit(), "the closes");
+}
+
+/// No timing target: a lower bound, a correctness rule, also right after
+/// blocking work outside the loop (the cached loop time is refreshed).
+#[test]
+fn sleep_resolves_no_earlier_than_its_duration() {
+    let lp = Loop::new().unwrap();
+    for ms in [0u64, 1, 20] {
+        let d = Duration::from_millis(ms);
+        let started = Instant::now();
+        lp.block_on(Timer::sleep(&lp, d)).unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed + UV_RESOLUTION >= d,
+            "a {d:?} sleep ended after {elapsed:?}"
+        );
+    }
+    lp.run(RunMode::NoWait).unwrap();
+    // The work outside the loop that leaves its time stale.
+    std::thread::sleep(Duration::from_millis(300));
+    let d = Duration::from_millis(200);
+    let started = Instant::now();
+    let sleep = Timer::sleep(&lp, d);
+    lp.block_on(sleep).unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed + UV_RESOLUTION >= d,
+        "a {d:?} sleep after work outside the loop ended after {elapsed:?}"
+    );
+}
+
+// ---- what keeps run(Default) going -----------------------------------------
+
+#[test]
+fn run_default_waits_for_a_pending_recv_and_sleep() {
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let (h, push) = pull_handle(&ctx, &lp);
+    let got = Rc::new(Cell::new(None));
+    let slept = Rc::new(Cell::new(false));
+    let (g, r) = (got.clone(), h.clone());
+    lp.spawn_local(async move {
+        g.set(Some(number(&r.recv().await.expect("recv"))));
+        r.close();
+    })
+    .unwrap();
+    let (s, l) = (slept.clone(), lp.clone());
+    lp.spawn_local(async move {
+        Timer::sleep(&l, Duration::from_millis(5)).await;
+        s.set(true);
+    })
+    .unwrap();
+    let peer = spawn_peer("late sender", move || {
+        push.send(seq(3), 0).expect("send");
+        push
+    });
+    // Whenever the message comes, `run` returns only after the task got it.
+    let deadline = Deadline::start(&lp, "run(Default) with a pending recv() and sleep()");
+    assert!(!lp.run(RunMode::Default).unwrap());
+    deadline.check();
+    assert_eq!(got.get(), Some(3));
+    assert!(slept.get());
+    drop(peer.join(LIMIT));
+}
+
+#[test]
+fn a_task_waiting_on_nothing_of_the_loop_does_not_keep_it_alive() {
+    let lp = Loop::new().unwrap();
+    let polled = Rc::new(Cell::new(0));
+    let p = polled.clone();
+    lp.spawn_local(async move {
+        p.set(p.get() + 1);
+        std::future::pending::<()>().await;
+    })
+    .unwrap();
+    assert!(lp.alive(), "a task ready to be polled is work");
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert_eq!(polled.get(), 1, "polled once before run returned");
+    assert!(!lp.alive(), "a task pending on nothing of the loop is not");
+    // Likewise a task waiting for another thread.
+    let mailbox: Mailbox<()> = Mailbox::new();
+    let m = mailbox.clone();
+    lp.spawn_local(async move { m.next().await }).unwrap();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert!(!lp.alive());
+}
+
+// ---- Stream and Sink --------------------------------------------------------
+
+#[test]
+fn stream_and_sink_combinators_work() {
+    const MESSAGES: u64 = 10_000;
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().unwrap();
+    let pull = socket(&ctx, zmq::PULL);
+    let endpoint = Transport::Tcp.bind(&pull, "async-stream");
+    let push = socket(&ctx, zmq::PUSH);
+    push.connect(&endpoint).unwrap();
+    let (reader, writer) = (Zmq::new(&lp, pull).unwrap(), Zmq::new(&lp, push).unwrap());
+
+    // `send_all` through the sink, `take`/`map`/`filter`/`collect` on the
+    // stream, both on one loop.
+    let mut sink = writer.sink();
+    let sending = async {
+        let mut items = stream::iter((0..MESSAGES).map(|n| Ok(vec![zmq::Message::from(seq(n))])));
+        sink.send_all(&mut items).await?;
+        sink.close().await
+    };
+    let receiving = reader
+        .messages()
+        .take(MESSAGES as usize)
+        .map(|msg| number(&msg.expect("message")))
+        .filter(|n| std::future::ready(n % 2 == 0))
+        .collect::<Vec<u64>>();
+    let (sent, evens) = block_on_bounded(&lp, "the sink and the stream", async {
+        futures_util::future::join(sending, receiving).await
+    });
+    assert_eq!(sent, Ok(()));
+    assert_eq!(evens, (0..MESSAGES).step_by(2).collect::<Vec<_>>());
+    assert_eq!(writer.write_queue_size(), 0, "flushed");
+
+    // `feed` + `flush`, then `next` item by item; the stream ends when the
+    // handle closes.
+    let mut messages = reader.messages();
+    let got = block_on_bounded(&lp, "two fed messages", async {
+        sink.feed(vec![zmq::Message::from("a")])
+            .await
+            .expect("feed");
+        sink.feed(vec![zmq::Message::from("b")])
+            .await
+            .expect("feed");
+        sink.flush().await.expect("flush");
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let msg = messages.next().await.expect("an item").expect("message");
+            got.push(msg[0].to_vec());
+        }
+        reader.close();
+        (got, messages.next().await.is_none())
+    });
+    assert_eq!(got, (vec![b"a".to_vec(), b"b".to_vec()], true));
+
+    // A sink on a closed handle refuses.
+    writer.close();
+    assert_eq!(
+        lp.block_on(sink.send(vec![zmq::Message::from("late")]))
+            .unwrap(),
+        Err(Error::Closed)
+    );
+    run_to_end(&lp, limit(), "the closes");
 }
