@@ -10,6 +10,7 @@ pub mod netns;
 pub mod peer_line;
 pub mod peer_proc;
 pub mod real;
+pub mod real_async;
 pub mod scenario;
 pub mod scenario_mock;
 pub mod scenario_real;

@@ -78,7 +78,8 @@ impl Zmq {
     }
 
     /// No more read callbacks, from the next message on (even inside a
-    /// batch); unread messages stay in the socket.
+    /// batch); unread messages stay in the socket. The callback is dropped:
+    /// [`recv`](Self::recv) can take over.
     pub fn stop_read(&self) -> Result<()> {
         self.0.stop_read()
     }
@@ -164,7 +165,8 @@ impl Zmq {
     }
 
     /// Stops reading and pauses writing; queued writes stay queued. A new
-    /// write resumes writing, `start_read` resumes both.
+    /// write resumes writing, `start_read` resumes both. The read callback
+    /// is dropped, as by [`stop_read`](Self::stop_read).
     pub fn stop(&self) -> Result<()> {
         self.0.stop()
     }

@@ -259,24 +259,31 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// No more read callbacks, from the next message on.
     pub fn stop_read(&self) -> Result<()> {
-        {
+        let old = {
             let mut st = self.inner.open_mut()?;
             if let Stream::Open(flow) = &mut st.stream {
                 *flow = flow.stop_read();
             }
-        }
+            // Never called again (reading resumes only with a new one):
+            // dropped, so that `recv()` is no longer refused with EBUSY.
+            st.read_cb.clear()
+        };
+        drop(old);
         self.inner.changed(false);
         Ok(())
     }
 
     /// Stops reading and pauses writing; queued writes stay queued.
     pub fn stop(&self) -> Result<()> {
-        {
+        let old = {
             let mut st = self.inner.open_mut()?;
             if let Stream::Open(flow) = &mut st.stream {
                 *flow = Flow::Paused;
             }
-        }
+            // As in `stop_read`: the read callback is done with.
+            st.read_cb.clear()
+        };
+        drop(old);
         self.inner.changed(false);
         Ok(())
     }
