@@ -602,15 +602,32 @@ mod tests {
         );
         // Combinations the peer does not implement are usage errors.
         let refused = [
-            vec!["w6", "--port", "1", "--n", "1", "--size", "8", "--handle", "stream"],
-            vec!["w1", "--port", "1", "--n", "1", "--size", "8", "--handle", "sender"],
+            vec![
+                "w6", "--port", "1", "--n", "1", "--size", "8", "--handle", "stream",
+            ],
+            vec![
+                "w1", "--port", "1", "--n", "1", "--size", "8", "--handle", "sender",
+            ],
             vec!["w7", "--n", "1", "--handle", "async"],
-            vec!["w3", "--port", "1", "--n", "1", "--idle-handles", "2", "--handle", "async"],
+            vec![
+                "w3",
+                "--port",
+                "1",
+                "--n",
+                "1",
+                "--idle-handles",
+                "2",
+                "--handle",
+                "async",
+            ],
         ];
         for words in refused {
             let (v, code) = run_cli(Impl::Uzmq, words.clone());
             assert_eq!(code, 2, "{words:?}: {v}");
-            assert!(v.str("error").is_some_and(|e| e.contains("--handle")), "{v}");
+            assert!(
+                v.str("error").is_some_and(|e| e.contains("--handle")),
+                "{v}"
+            );
         }
     }
 

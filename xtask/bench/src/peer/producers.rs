@@ -183,7 +183,14 @@ pub fn uzmq(p: &Producers) -> Result<Outcome, Failure> {
     let error = error.filter(|_| !timed_out.get());
     h.close();
     drop(lp);
-    Ok(outcome(p, sent, accepted_s, timed_out.get(), error, &window))
+    Ok(outcome(
+        p,
+        sent,
+        accepted_s,
+        timed_out.get(),
+        error,
+        &window,
+    ))
 }
 
 /// W6's baseline: the producers hand messages through one bounded
