@@ -1,6 +1,6 @@
 //! W6: `producers` threads each send their share of `n` messages to the
 //! bound PUSH of W2's layout (the counterpart receives and times them, as
-//! in W2). uzmq: the threads send through clones of one [`Sender`] of the
+//! in W2). uzmq: the threads send through clones of one [`Sender`](uzmq::Sender) of the
 //! PUSH's `Zmq` handle, whose loop runs on the measured thread. Raw: the
 //! threads hand messages through one bounded `std::sync::mpsc` channel to
 //! the measured thread, which owns a blocking PUSH.
