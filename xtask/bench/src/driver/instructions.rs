@@ -2,8 +2,9 @@
 //! valgrind's callgrind, which counts the same on every run where wall-clock
 //! rates on a shared machine differ by tens of percent.
 //!
-//! W1 and W2 (100,000 x 64 B) and W3 (5,000 round trips) run once per
-//! variant with the peer under
+//! W1 and W2 (100,000 x 64 B), W3 (5,000 round trips) and W6 (100,000 x
+//! 64 B from 4 producer threads) run once per variant that implements
+//! them ([`Variant::runs`]) with the peer under
 //!
 //! ```text
 //! valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
@@ -18,7 +19,10 @@
 //! life, which adds their start-up and the connection handshake (a few
 //! tens of thousands of instructions, under 1 % at these counts) and, for
 //! W2, the linger that sends what is still queued after the window. The
-//! whole process is the sum of every thread's file.
+//! whole process is the sum of every thread's file. In W6 the main thread
+//! is the one that sends on the PUSH (uzmq's loop, raw's receiving end of
+//! the channel); the producer threads are made before the window with
+//! their messages and count whole, as libzmq's do.
 
 use std::fs;
 use std::io::Write as _;
@@ -27,7 +31,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::child::{self, Pair, Spec};
-use super::{Cell, Options, Variant, Workload, counterpart_spec, peer_spec};
+use super::{Cell, Options, Variant, W6_PRODUCERS, Workload, counterpart_spec, peer_spec};
 use crate::json::Value;
 
 /// The symbol of the measured window, as callgrind's `--toggle-collect`
@@ -52,7 +56,7 @@ pub struct Count {
     /// Instructions of the whole process: the loop thread's window and
     /// every other thread's whole life.
     pub process: u64,
-    /// Messages (W1, W2) or round trips (W3) in the window.
+    /// Messages (W1, W2, W6) or round trips (W3) in the window.
     pub n: u64,
 }
 
@@ -113,7 +117,7 @@ pub fn check_valgrind() -> Result<String, String> {
     }
 }
 
-/// The cells: W1 and W2 with `n` x 64 B, W3 with `n / 20` round trips
+/// The cells: W1, W2 and W6 with `n` x 64 B, W3 with `n / 20` round trips
 /// (100,000 and 5,000 by default; a fifth with `--quick`).
 pub fn plan(options: &Options) -> Vec<Cell> {
     let n: u64 = if options.quick { 20_000 } else { 100_000 };
@@ -133,6 +137,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
         cell(Workload::W1, n),
         cell(Workload::W2, n),
         cell(Workload::W3, n / 20),
+        cell(Workload::W6, n),
     ]
     .into_iter()
     .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.workload.name()))
@@ -207,12 +212,15 @@ pub fn run(options: &Options, variants: &[Variant], log: &fs::File) -> Vec<Measu
         eprintln!("uzmq-bench: cannot create {}: {e}", dir.display());
     }
     let cells = plan(options);
-    let total = cells.len() * variants.len();
+    let total: usize = cells
+        .iter()
+        .map(|c| variants.iter().filter(|v| v.runs(c)).count())
+        .sum();
     let mut done = 0;
     let mut measured = Vec::new();
     for cell in cells {
         let mut counts = Vec::new();
-        for variant in variants {
+        for variant in variants.iter().filter(|v| v.runs(&cell)) {
             done += 1;
             let prefix = format!("{}.{}.out", cell.id, variant.name());
             let t0 = std::time::Instant::now();
@@ -263,7 +271,8 @@ fn measure(
         args,
         timeout: native.timeout,
     };
-    let counterpart = counterpart_spec(options, cell).ok_or("W1-W3 always have a counterpart")?;
+    let counterpart =
+        counterpart_spec(options, cell).ok_or("W1-W3 and W6 always have a counterpart")?;
     let _ = writeln!(
         &*log,
         "=== driver (instructions): {} {} : valgrind {} | {} {}",
@@ -309,7 +318,8 @@ pub fn grouped(x: f64) -> String {
 
 /// The two tables (loop thread, whole process) as lines of cells: a header
 /// (workloads), then raw's instructions per message, then each uzmq
-/// variant's ratio to raw with its own count in parentheses.
+/// variant's ratio to raw with its own count in parentheses (`-` where the
+/// variant does not run the cell).
 pub fn grid(measured: &[Measured], process: bool) -> (Vec<String>, Vec<Vec<String>>) {
     let what = if process {
         "whole process"
@@ -342,7 +352,9 @@ pub fn grid(measured: &[Measured], process: bool) -> (Vec<String>, Vec<Vec<Strin
                 format!("{} (ratio to raw)", v.title())
             }];
             for m in measured {
+                let ran = m.counts.iter().any(|(x, _)| x == v);
                 line.push(match (m.count(*v), m.ratios(*v)) {
+                    (None, _) if !ran => "-".into(),
                     (None, _) => "FAILED".into(),
                     (Some(c), _) if v.is_raw() => grouped(per_msg(c)),
                     (Some(c), Some((l, p))) => {
@@ -366,6 +378,7 @@ fn label(cell: &Cell) -> String {
         Workload::W1 => format!("W1 receive (n={})", cell.n),
         Workload::W2 => format!("W2 send (n={})", cell.n),
         Workload::W3 => format!("W3 round trip (r={})", cell.n),
+        Workload::W6 => format!("W6 {W6_PRODUCERS} threads send (n={})", cell.n),
         other => other.name().to_uppercase(),
     }
 }
@@ -475,11 +488,40 @@ mod tests {
                 (Variant::POLL, Err("boom".into())),
             ],
         };
-        let (header, lines) = grid(std::slice::from_ref(&m), false);
+        let w6 = Measured {
+            cell: cell(Workload::W6, 10),
+            counts: vec![
+                (
+                    Variant::RAW,
+                    Ok(Count {
+                        loop_thread: 1000,
+                        process: 4000,
+                        n: 10,
+                    }),
+                ),
+                (
+                    Variant::SENDER,
+                    Ok(Count {
+                        loop_thread: 1500,
+                        process: 5000,
+                        n: 10,
+                    }),
+                ),
+            ],
+        };
+        let (header, lines) = grid(&[m.clone(), w6.clone()], false);
         assert_eq!(header[1], "W1 receive (n=100)");
+        assert_eq!(header[2], "W6 4 threads send (n=10)");
         assert_eq!(lines[0][1], "512");
+        assert_eq!(lines[0][2], "100");
         assert_eq!(lines[1][1], "1.92 (983)");
+        assert_eq!(lines[1][2], "-", "stream does not run W6");
         assert_eq!(lines[2][1], "FAILED");
+        assert_eq!(lines[3][0], "uzmq Sender (ratio to raw)");
+        assert_eq!(lines[3][1], "-");
+        assert_eq!(lines[3][2], "1.50 (150)");
+        let (_, lines) = grid(&[w6], true);
+        assert_eq!(lines[1][1], "1.25 (500)");
         let (_, lines) = grid(std::slice::from_ref(&m), true);
         assert_eq!(lines[0][1], "1,000");
         assert_eq!(lines[1][1], "1.50 (1,500)");

@@ -1,11 +1,11 @@
 //! `uzmq-bench`, the driver behind `cargo xtask bench [--quick]`: runs every
-//! workload for uzmq (both handles) and for the raw libzmq baseline in the
-//! same run, alternating their order, several repetitions each; shows
+//! workload for uzmq (each handle kind that implements it, see
+//! [`Variant::runs`]) and for the raw libzmq baseline in the same run, alternating their order, several repetitions each; shows
 //! progress on stderr; prints the table of medians and ratios to raw; and
 //! writes `report.md`, `report.json` and `ratios.svg` under `target/bench/`.
 //!
 //! ```text
-//! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll]
+//! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll,async,sender]
 //!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S]
 //! ```
 //!
@@ -17,7 +17,7 @@
 //! load on the machine to calm down, and records how busy it was
 //! ([`quiet`]); the report counts the measurements that began busy.
 //!
-//! `--instructions` runs W1-W3 once per variant with the peer under
+//! `--instructions` runs W1-W3 and W6 once per variant with the peer under
 //! callgrind instead and reports instructions per message ([`instructions`]).
 
 pub mod child;
@@ -39,14 +39,26 @@ use child::{Pair, Spec};
 
 /// One of the things measured in each cell: raw libzmq, or `uzmq-peer`
 /// with one handle kind. A new handle kind of the peer (its `--handle`
-/// name) is one more line in [`Variant::ALL`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// name) is one more line in [`Variant::ALL`], with the workload groups
+/// it implements.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Variant {
     name: &'static str,
     title: &'static str,
     /// `None` for raw libzmq (`raw-peer`), else the `--handle` of `uzmq-peer`.
     handle: Option<&'static str>,
+    /// The cell groups ([`Cell::group`]) it runs.
+    groups: &'static [&'static str],
+    /// W3's target: its mean round trip over raw's at most this.
+    round_trip_target: f64,
 }
+
+/// Every cell group: what raw libzmq runs.
+const ALL_GROUPS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
+
+/// The groups of the callback handles: all but W6, which is about other
+/// threads handing messages over.
+const CALLBACK_GROUPS: &[&str] = &["w1", "w2", "w3", "w4", "w5", "w7", "w8"];
 
 impl Variant {
     /// `raw-peer`: blocking libzmq, no loop (the ceiling).
@@ -54,25 +66,57 @@ impl Variant {
         name: "raw",
         title: "raw libzmq",
         handle: None,
+        groups: ALL_GROUPS,
+        round_trip_target: 1.0,
     };
     /// `uzmq-peer --handle stream`: the `Zmq` handle.
-    pub const STREAM: Variant = Variant::uzmq("stream", "uzmq Zmq");
+    pub const STREAM: Variant = Variant::uzmq("stream", "uzmq Zmq", CALLBACK_GROUPS, 1.05);
     /// `uzmq-peer --handle poll`: the `ZmqPoll` handle.
-    pub const POLL: Variant = Variant::uzmq("poll", "uzmq ZmqPoll");
+    pub const POLL: Variant = Variant::uzmq("poll", "uzmq ZmqPoll", CALLBACK_GROUPS, 1.05);
+    /// `uzmq-peer --handle async`: `Zmq::recv()`/`send()` awaited in a task
+    /// (a future costs a little more per round trip: 1.10).
+    pub const ASYNC: Variant =
+        Variant::uzmq("async", "uzmq async", &["w1", "w2", "w3", "w4", "w5"], 1.10);
+    /// `uzmq-peer --handle sender`: W6's producer threads through a `Sender`.
+    pub const SENDER: Variant = Variant::uzmq("sender", "uzmq Sender", &["w6"], 1.05);
 
     /// All variants, in table order; raw first.
-    pub const ALL: [Variant; 3] = [Variant::RAW, Variant::STREAM, Variant::POLL];
+    pub const ALL: [Variant; 5] = [
+        Variant::RAW,
+        Variant::STREAM,
+        Variant::POLL,
+        Variant::ASYNC,
+        Variant::SENDER,
+    ];
 
-    /// `uzmq-peer --handle <handle>`, shown as `title`.
-    pub const fn uzmq(handle: &'static str, title: &'static str) -> Variant {
+    /// `uzmq-peer --handle <handle>`, shown as `title`, run in the cells of
+    /// `groups`, its W3 mean round trip held to `round_trip_target` x raw's.
+    pub const fn uzmq(
+        handle: &'static str,
+        title: &'static str,
+        groups: &'static [&'static str],
+        round_trip_target: f64,
+    ) -> Variant {
         Variant {
             name: handle,
             title,
             handle: Some(handle),
+            groups,
+            round_trip_target,
         }
     }
 
-    /// `raw`, `stream`, `poll`.
+    /// W3's target for this variant: mean round trip / raw's at most this.
+    pub fn round_trip_target(self) -> f64 {
+        self.round_trip_target
+    }
+
+    /// Whether the peer implements `cell` with this variant.
+    pub fn runs(self, cell: &Cell) -> bool {
+        self.groups.contains(&cell.group())
+    }
+
+    /// `raw`, `stream`, `poll`, `async`, `sender`.
     pub fn name(self) -> &'static str {
         self.name
     }
@@ -115,6 +159,9 @@ pub enum Workload {
     W4,
     /// No loss: W1 with 200,000 x 64 B and high-water marks of 1,000.
     W5,
+    /// Other threads: [`W6_PRODUCERS`] threads send through one channel
+    /// into the PUSH of W2's layout, measured at the receiver.
+    W6,
     /// Fan-in: [`W7_SOCKETS`] PULL sockets on one thread fed by
     /// [`W7_SENDERS`] threads, total receive throughput.
     W7,
@@ -122,6 +169,9 @@ pub enum Workload {
     /// trip and idle CPU are W3 and W4 cells with idle handles).
     W8Mem,
 }
+
+/// W6's producer threads.
+pub const W6_PRODUCERS: usize = 4;
 
 /// W7's PULL sockets.
 pub const W7_SOCKETS: usize = 1000;
@@ -141,6 +191,7 @@ impl Workload {
             Workload::W3 => "w3",
             Workload::W4 => "w4",
             Workload::W5 => "w5",
+            Workload::W6 => "w6",
             Workload::W7 => "w7",
             Workload::W8Mem => "w8mem",
         }
@@ -156,7 +207,7 @@ pub struct Cell {
     pub workload: Workload,
     /// Message size in bytes (64 for W3).
     pub size: usize,
-    /// Messages (W1, W2, W5) or round trips (W3); 0 for W4.
+    /// Messages (W1, W2, W5, W6, W7) or round trips (W3); 0 for W4.
     pub n: u64,
     /// High-water mark on both ends (W1, W2, W5).
     pub hwm: i32,
@@ -315,7 +366,10 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
     } else {
         plan(&options)
     };
-    let total: usize = cells.iter().map(|c| c.reps * variants.len()).sum();
+    let total: usize = cells
+        .iter()
+        .map(|c| c.reps * variants.iter().filter(|v| v.runs(c)).count())
+        .sum();
     eprintln!(
         "uzmq-bench: {} run ({} measurements; children's stderr in {})",
         if options.instructions {
@@ -326,7 +380,10 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
             "full"
         },
         if options.instructions {
-            instructions::plan(&options).len() * variants.len()
+            instructions::plan(&options)
+                .iter()
+                .map(|c| variants.iter().filter(|v| v.runs(c)).count())
+                .sum()
         } else {
             total
         },
@@ -339,12 +396,16 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
     let mut done = 0;
     let mut measured = Vec::new();
     for cell in cells {
+        let ran: Vec<Variant> = variants.iter().copied().filter(|v| v.runs(&cell)).collect();
+        if ran.is_empty() {
+            continue;
+        }
         let mut samples: Vec<(Variant, Samples)> =
-            variants.iter().map(|v| (*v, Samples::default())).collect();
+            ran.iter().map(|v| (*v, Samples::default())).collect();
         for rep in 0..cell.reps {
             // Rotate the order every repetition: each variant runs first,
             // second and third in turn, so drift over time hits all alike.
-            let mut order = variants.clone();
+            let mut order = ran.clone();
             let len = order.len();
             order.rotate_left(rep % len);
             for variant in order {
@@ -433,7 +494,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
     let mut args = Args::parse(words)?;
     if let Some(command) = &args.command {
         return Err(format!(
-            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,stream,poll, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
+            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,stream,poll,async,sender, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
         ));
     }
     let exe_dir = env::current_exe()
@@ -514,6 +575,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
         flow(Workload::W1, 1024, 1_000_000, 300_000),
         flow(Workload::W2, 64, 3_000_000, 1_000_000),
         flow(Workload::W2, 1024, 600_000, 300_000),
+        flow(Workload::W6, 64, 2_000_000, 500_000),
         Cell {
             id: "w3-64".into(),
             workload: Workload::W3,
@@ -613,6 +675,19 @@ fn peer_spec(options: &Options, cell: &Cell, variant: Variant) -> Spec {
     let program = options.bin_dir.join(variant.program());
     let t = cell.timeout_s.to_string();
     let mut args: Vec<String> = match cell.workload {
+        Workload::W6 => vec![
+            "w6".into(),
+            "--n".into(),
+            cell.n.to_string(),
+            "--size".into(),
+            cell.size.to_string(),
+            "--producers".into(),
+            W6_PRODUCERS.to_string(),
+            "--hwm".into(),
+            cell.hwm.to_string(),
+            "--timeout-s".into(),
+            t,
+        ],
         Workload::W1 | Workload::W5 | Workload::W2 => {
             let command = if cell.workload == Workload::W2 {
                 "w2"
@@ -686,7 +761,7 @@ fn counterpart_spec(options: &Options, cell: &Cell) -> Option<Spec> {
             "--timeout-s".into(),
             t,
         ],
-        Workload::W2 => vec![
+        Workload::W2 | Workload::W6 => vec![
             "w2".into(),
             "--n".into(),
             cell.n.to_string(),
@@ -804,7 +879,7 @@ fn measure(
                 ("socket_bytes".into(), num(pj, "socket_bytes", "peer")?),
             ]
         }
-        Workload::W2 => {
+        Workload::W2 | Workload::W6 => {
             need(&peer, "peer")?;
             need(&counterpart, "counterpart")?;
             let rate = num(cj, "msgs_per_s", "counterpart")?;
@@ -875,7 +950,7 @@ fn headline(workload: Workload, metrics: &[(String, f64)]) -> String {
             get("handle_bytes"),
             get("socket_bytes")
         ),
-        Workload::W1 | Workload::W2 => format!(
+        Workload::W1 | Workload::W2 | Workload::W6 => format!(
             "{} msg/s, {:.0} MiB/s",
             report::si(get("msgs_per_s")),
             get("mib_per_s")
@@ -945,7 +1020,7 @@ mod tests {
     #[test]
     fn plans_cover_every_workload_and_filter() {
         let full = plan(&options(false));
-        for w in ["w1", "w2", "w3", "w4", "w5"] {
+        for w in ["w1", "w2", "w3", "w4", "w5", "w6"] {
             assert!(full.iter().any(|c| c.workload.name() == w), "{w}");
         }
         let w5 = full.iter().find(|c| c.workload == Workload::W5).unwrap();
@@ -991,8 +1066,33 @@ mod tests {
         o.instructions = true;
         o.only = Vec::new();
         let counted = instructions::plan(&o);
-        assert_eq!(counted.len(), 3);
+        assert_eq!(counted.len(), 4);
         assert_eq!(counted[2].n, counted[0].n / 20);
+        assert_eq!(counted[3].workload, Workload::W6);
+    }
+
+    #[test]
+    fn variants_run_the_cells_they_implement() {
+        let o = options(false);
+        let cells = plan(&o);
+        let cell = |id: &str| cells.iter().find(|c| c.id == id).unwrap();
+        for v in Variant::ALL {
+            assert!(v.runs(cell("w1-64")) != (v == Variant::SENDER), "{v:?}");
+            assert_eq!(v.runs(cell("w6-64")), v.is_raw() || v == Variant::SENDER);
+            assert_eq!(
+                v.runs(cell("w8-rt-64")),
+                [Variant::RAW, Variant::STREAM, Variant::POLL].contains(&v)
+            );
+        }
+        let w6 = cell("w6-64");
+        let spec = peer_spec(&o, w6, Variant::SENDER);
+        assert_eq!(spec.args[0], "w6");
+        assert!(spec.args.windows(2).any(|w| w == ["--handle", "sender"]));
+        assert!(spec.args.windows(2).any(|w| w == ["--producers", "4"]));
+        let counterpart = counterpart_spec(&o, w6).unwrap();
+        assert_eq!(counterpart.args[0], "w2");
+        let w3 = peer_spec(&o, cell("w3-64"), Variant::ASYNC);
+        assert!(w3.args.windows(2).any(|w| w == ["--handle", "async"]));
     }
 
     #[test]

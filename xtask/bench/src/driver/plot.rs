@@ -112,7 +112,7 @@ pub fn svg(mode: &str, rows: &[Row]) -> Result<String, String> {
         }
         legend
             .draw(&Text::new(
-                "red: target. W1/W2/W7: uzmq/raw msg/s; W3 and CPU rows: raw/uzmq; W5: received/sent; W8/W3: W3 mean / W8 mean",
+                "red: target. W1/W2/W6/W7: uzmq/raw msg/s; W3 and CPU rows: raw/uzmq; W5: received/sent; W8/W3: W3 mean / W8 mean",
                 (60, 30),
                 ("sans-serif", 10),
             ))

@@ -59,6 +59,8 @@ pub struct Row {
     pub unit: &'static str,
     /// The target.
     pub goal: Goal,
+    /// Variants held to another target than `goal` (W3's async).
+    pub overrides: Vec<(Variant, Goal)>,
     /// The median per variant (`None`: no successful repetition).
     pub medians: Vec<(Variant, Option<f64>)>,
     /// Successful and total repetitions per variant.
@@ -93,9 +95,31 @@ impl Row {
             .and_then(|(_, r)| *r)
     }
 
+    /// The target of `variant`: its override, else the row's.
+    pub fn goal_for(&self, variant: Variant) -> Goal {
+        self.overrides
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map_or(self.goal, |(_, g)| *g)
+    }
+
+    /// The target column: the row's goal and each override.
+    pub fn target_text(&self) -> String {
+        let mut text = self.goal.describe();
+        for (v, g) in &self.overrides {
+            let _ = write!(text, "; {}: {}", v.name(), g.describe());
+        }
+        text
+    }
+
+    /// Whether `variant` ran in this row's cell.
+    pub fn ran(&self, variant: Variant) -> bool {
+        self.medians.iter().any(|(v, _)| *v == variant)
+    }
+
     /// Whether `variant` meets the goal (`None` when unknown or no goal).
     pub fn met(&self, variant: Variant) -> Option<bool> {
-        match self.goal {
+        match self.goal_for(variant) {
             Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| r >= t),
             Goal::RatioAtMost(t) => self.ratio(variant).map(|r| r <= t),
             Goal::RatioInfo => None,
@@ -110,7 +134,7 @@ impl Row {
     /// the ratio for throughput, raw/uzmq for latency and CPU per message,
     /// the value for W5 and for W8's round trip over W3's (inverted).
     pub fn plotted(&self, variant: Variant) -> Option<(f64, Option<f64>)> {
-        match self.goal {
+        match self.goal_for(variant) {
             Goal::RatioAtLeast(t) => self.ratio(variant).map(|r| (r, Some(t))),
             Goal::RatioAtMost(t) => self.ratio(variant).map(|r| (1.0 / r, Some(1.0 / t))),
             Goal::Exactly(t) => self.median(variant).map(|v| (v, Some(t))),
@@ -158,6 +182,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
             metric,
             unit,
             goal,
+            overrides: Vec::new(),
             medians: samples
                 .iter()
                 .map(|(v, s)| (*v, s.median(metric)))
@@ -201,6 +226,20 @@ pub fn rows(results: &Results) -> Vec<Row> {
                     Goal::RatioAtLeast(0.90),
                 ));
                 rows.push(cpu(&format!("W2 {size}")));
+            }
+            Workload::W6 => {
+                rows.push(make(
+                    format!(
+                        "W6 {} threads send {size} (n={})",
+                        super::W6_PRODUCERS,
+                        cell.n
+                    ),
+                    format!("W6 {size}"),
+                    "msgs_per_s",
+                    "msg/s",
+                    Goal::RatioAtLeast(0.90),
+                ));
+                rows.push(cpu(&format!("W6 {size}")));
             }
             Workload::W3 if cell.idle_handles > 0 => {
                 rows.push(make(
@@ -259,13 +298,20 @@ pub fn rows(results: &Results) -> Vec<Row> {
                 ));
             }
             Workload::W3 => {
-                rows.push(make(
+                let mut mean = make(
                     format!("W3 echo {size} mean (r={})", cell.n),
                     "W3 mean".into(),
                     "mean_us",
                     "us",
                     Goal::RatioAtMost(1.05),
-                ));
+                );
+                // Each variant's own target where it differs.
+                mean.overrides = samples
+                    .iter()
+                    .map(|(v, _)| (*v, Goal::RatioAtMost(v.round_trip_target())))
+                    .filter(|(v, g)| !v.is_raw() && *g != mean.goal)
+                    .collect();
+                rows.push(mean);
                 rows.push(make(
                     "W3 echo p50".into(),
                     "W3 p50".into(),
@@ -332,6 +378,7 @@ fn idle_over_busy(rows: &[Row]) -> Option<Row> {
         metric: "w8_over_w3",
         unit: "x",
         goal: Goal::AtMost(1.05),
+        overrides: Vec::new(),
         medians,
         counts: with.counts.clone(),
         paired: Vec::new(),
@@ -395,7 +442,7 @@ fn verdict_text(row: &Row, variant: Variant) -> String {
         Some(false) => " MISS",
         None => "",
     };
-    match row.goal {
+    match row.goal_for(variant) {
         Goal::RatioAtLeast(_) | Goal::RatioAtMost(_) | Goal::RatioInfo | Goal::CostInfo => {
             match row.ratio(variant) {
                 Some(r) => format!("{r:.3}{mark}"),
@@ -443,12 +490,20 @@ fn grid(rows: &[Row]) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|row| {
             let mut line = vec![row.label.clone()];
             for v in &vs {
+                if !row.ran(*v) {
+                    // Not a failure: the variant does not run this cell.
+                    line.push("-".into());
+                    if !v.is_raw() {
+                        line.push("-".into());
+                    }
+                    continue;
+                }
                 line.push(with_failures(row, *v, value_text(row, row.median(*v))));
                 if !v.is_raw() {
                     line.push(verdict_text(row, *v));
                 }
             }
-            line.push(row.goal.describe());
+            line.push(row.target_text());
             line
         })
         .collect();
@@ -652,7 +707,7 @@ pub fn json(results: &Results, rows: &[Row]) -> Value {
                 .with("label", row.label.as_str())
                 .with("metric", row.metric)
                 .with("unit", row.unit)
-                .with("target", row.goal.describe());
+                .with("target", row.target_text());
             for (v, m) in &row.medians {
                 o = o.with(&format!("{}_median", v.name()), *m);
                 if !v.is_raw() {
@@ -748,9 +803,9 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
     }
     let _ = writeln!(
         md,
-        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05; W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1; W7 fan-in uzmq/raw (raw: `zmq_poll` over the same sockets in one thread) >= 1.0; W8 round trip with the idle handles / without (W3) <= 1.05 per handle kind, and idle CPU with them under 1 ms per 3 s. \
+        "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05 (async: <= 1.10); W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1; W6 uzmq `Sender`/raw (raw: the producer threads hand messages through one `std::sync::mpsc` channel to a thread that owns a blocking PUSH) >= 0.90; W7 fan-in uzmq/raw (raw: `zmq_poll` over the same sockets in one thread) >= 1.0; W8 round trip with the idle handles / without (W3) <= 1.05 per handle kind, and idle CPU with them under 1 ms per 3 s. \
          CPU per message is the peer process's CPU time (`getrusage`, every thread) inside its measured window over the messages (W3, W8: round trips); its \"vs raw\" is uzmq / raw, lower is better. W8 memory is the growth of the resident set when the idle sockets are opened (libzmq) and then wrapped in started handles (uzmq), per socket. \
-         W1 is timed by the uzmq side from its first to its last message, W2 by the receiving counterpart; W3 round trips are timed by the blocking REQ counterpart.\n"
+         W1 is timed by the uzmq side from its first to its last message, W2 and W6 by the receiving counterpart; `-` marks a variant that does not run a cell (async: W1-W5; Sender: W6 only); W3 round trips are timed by the blocking REQ counterpart.\n"
     );
     let _ = writeln!(md, "## Plan\n");
     let _ = writeln!(md, "| cell | workload | size | n | HWM | reps |");
@@ -828,10 +883,13 @@ mod tests {
             .map(|cell| {
                 let samples = Variant::ALL
                     .into_iter()
+                    .filter(|v| v.runs(&cell))
                     .map(|v| {
                         let x = match v.name() {
                             "raw" => 100.0,
                             "stream" => 95.0,
+                            "async" => 108.0,
+                            "sender" => 92.0,
                             _ => 50.0,
                         };
                         let run: Vec<(String, f64)> = [
@@ -928,6 +986,43 @@ mod tests {
         let table = text_table(&rows);
         assert!(table.contains("W8 mean / W3 mean"), "{table}");
         assert!(table.contains("50 B"), "{table}");
+    }
+
+    #[test]
+    fn new_handle_kinds_rows() {
+        let r = results();
+        let rows = rows(&r);
+        let w6 = rows
+            .iter()
+            .find(|r| r.cell == "w6-64" && r.metric == "msgs_per_s")
+            .unwrap();
+        assert_eq!(w6.ratio(Variant::SENDER), Some(0.92));
+        assert_eq!(w6.met(Variant::SENDER), Some(true));
+        assert!(!w6.ran(Variant::STREAM) && !w6.ran(Variant::ASYNC));
+        // W3: async is held to 1.10, the callback handles to 1.05.
+        let w3 = rows.iter().find(|r| r.metric == "mean_us").unwrap();
+        assert_eq!(w3.goal_for(Variant::ASYNC), Goal::RatioAtMost(1.10));
+        assert_eq!(w3.goal_for(Variant::STREAM), Goal::RatioAtMost(1.05));
+        assert_eq!(w3.met(Variant::ASYNC), Some(true)); // 1.08 <= 1.10
+        assert!(w3.target_text().contains("async: ratio <= 1.10"));
+        let w1 = &rows[0];
+        assert_eq!(w1.met(Variant::ASYNC), Some(true)); // 1.08 >= 0.90
+        assert!(!w1.ran(Variant::SENDER));
+        let table = text_table(&rows);
+        assert!(table.contains("uzmq async") && table.contains("uzmq Sender"));
+        let w6_line = table
+            .lines()
+            .find(|l| l.starts_with("W6 4 threads"))
+            .unwrap();
+        assert!(!w6_line.contains("FAILED"), "{w6_line}");
+        assert!(w6_line.contains("0.920 ok"), "{w6_line}");
+        let j = json(&r, &rows).to_string();
+        assert!(j.contains(r#""sender_ratio":0.92"#), "{j}");
+        let svg = svg(&r, &rows).unwrap();
+        assert!(
+            svg.contains("uzmq Sender") && svg.contains("W6 64 B"),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The `uzmq-peer` command-line contract, for
-//! uzmq ([`uzmq_side`]) and for the raw libzmq baseline ([`raw`]).
+//! uzmq ([`uzmq_side`] for the callback handles, [`async_side`] for
+//! `--handle async`, [`producers`] for W6) and for the raw libzmq baseline
+//! ([`raw`]).
 //!
 //! ```text
 //! uzmq-peer info                                            -> {"name":"uzmq","speed":"fast","desc":"..."}
@@ -10,9 +12,15 @@
 //! uzmq-peer w7 --n N [--sockets 1000] [--senders 2] [--size 64] [--hwm H] [--timeout-s T]
 //!                                                           -> {"workload":"w7","received":n,"bytes":b,"elapsed_s":t,"msgs_per_s":(n-1)/t,"sockets":k,"senders":s}
 //! uzmq-peer w8mem [--idle-handles 10000]                    -> {"workload":"w8mem","sockets":k,"socket_bytes":..,"handle_bytes":..}
+//! uzmq-peer w6 --port P --n N --size S [--producers 4] [--capacity 1000] [--hwm H] [--timeout-s T]
+//!                                                           -> {"workload":"w6","sent":n,"producers":p,...}
 //! w3 and w4 also take --idle-handles K (W8: K idle handles, raw: sockets, beside the measured one)
-//! common options: --handle poll|stream (default stream), --impl uzmq|raw
+//! common options: --handle poll|stream|async|sender (default stream; sender for w6), --impl uzmq|raw
 //! ```
+//!
+//! `--handle async` runs W1-W5 (without idle handles) as tasks awaiting
+//! `Zmq::recv()` and `Zmq::send()`; `--handle sender` runs only W6, whose
+//! producer threads hand messages to the loop through one `Sender`.
 //!
 //! The measured side always binds `tcp://127.0.0.1:P`. Exactly one JSON line
 //! goes to stdout per call (the fields above first, then `impl`, `handle`,
@@ -23,8 +31,10 @@
 //! JSON then has `"complete":false` and, on failure, `"error"`), 2 on a usage
 //! error, 3 when the port was already in use (so a driver picks another).
 
+pub mod async_side;
 pub mod fan_in;
 pub mod idle;
+pub mod producers;
 pub mod raw;
 pub mod uzmq_side;
 
@@ -71,6 +81,29 @@ impl HandleKind {
         match self {
             HandleKind::Stream => "stream",
             HandleKind::Poll => "poll",
+        }
+    }
+}
+
+/// What the uzmq side is written with: a callback handle, futures, or a
+/// `Sender` fed from other threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handle {
+    /// `Zmq` or `ZmqPoll` with callbacks.
+    Callback(HandleKind),
+    /// `Zmq::recv()` / `Zmq::send()` awaited in a task (`spawn_local`).
+    Async,
+    /// `Zmq::sender()`: other threads hand messages to the loop (W6 only).
+    Sender,
+}
+
+impl Handle {
+    /// `stream`, `poll`, `async` or `sender`: the `--handle` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handle::Callback(kind) => kind.name(),
+            Handle::Async => "async",
+            Handle::Sender => "sender",
         }
     }
 }
@@ -319,7 +352,7 @@ where
         Err(e) => return usage(None, e),
     };
     let command = args.command.clone().unwrap_or_default();
-    let parsed = parse_common(&mut args, default_impl)
+    let parsed = parse_common(&mut args, default_impl, &command)
         .and_then(|(imp, handle)| parse_job(&command, &mut args).map(|job| (imp, handle, job)))
         .and_then(|job| args.finish().map(|()| job));
     let (imp, handle, job) = match parsed {
@@ -327,20 +360,35 @@ where
         Err(e) => return usage(Some(&command), e),
     };
     let workload = command.as_str();
-    let result = match (&job, imp) {
-        (Job::Info, _) => return (info(imp), 0),
-        (Job::W1(p), Impl::Uzmq) => uzmq_side::w1(handle, p),
-        (Job::W2(p), Impl::Uzmq) => uzmq_side::w2(handle, p),
-        (Job::W3(p), Impl::Uzmq) => uzmq_side::w3(handle, p),
-        (Job::W4(p), Impl::Uzmq) => uzmq_side::w4(handle, p),
-        (Job::W1(p), Impl::Raw) => raw::w1(p),
-        (Job::W2(p), Impl::Raw) => raw::w2(p),
-        (Job::W3(p), Impl::Raw) => raw::w3(p),
-        (Job::W4(p), Impl::Raw) => raw::w4(p),
-        (Job::W7(p), Impl::Uzmq) => fan_in::uzmq(handle, p),
-        (Job::W7(p), Impl::Raw) => fan_in::raw(p),
-        (Job::W8Mem(k), Impl::Uzmq) => idle::memory(Some(handle), *k),
-        (Job::W8Mem(k), Impl::Raw) => idle::memory(None, *k),
+    let result = match (&job, imp, handle) {
+        (Job::Info, _, _) => return (info(imp), 0),
+        (Job::W1(p), Impl::Uzmq, Handle::Callback(kind)) => uzmq_side::w1(kind, p),
+        (Job::W2(p), Impl::Uzmq, Handle::Callback(kind)) => uzmq_side::w2(kind, p),
+        (Job::W3(p), Impl::Uzmq, Handle::Callback(kind)) => uzmq_side::w3(kind, p),
+        (Job::W4(p), Impl::Uzmq, Handle::Callback(kind)) => uzmq_side::w4(kind, p),
+        (Job::W1(p), Impl::Uzmq, Handle::Async) => async_side::w1(p),
+        (Job::W2(p), Impl::Uzmq, Handle::Async) => async_side::w2(p),
+        (Job::W3(p), Impl::Uzmq, Handle::Async) if p.idle_handles == 0 => async_side::w3(p),
+        (Job::W4(p), Impl::Uzmq, Handle::Async) if p.idle_handles == 0 => async_side::w4(p),
+        (Job::W6(p), Impl::Uzmq, Handle::Sender) => producers::uzmq(p),
+        (Job::W1(p), Impl::Raw, _) => raw::w1(p),
+        (Job::W2(p), Impl::Raw, _) => raw::w2(p),
+        (Job::W3(p), Impl::Raw, _) => raw::w3(p),
+        (Job::W4(p), Impl::Raw, _) => raw::w4(p),
+        (Job::W6(p), Impl::Raw, _) => producers::raw(p),
+        (Job::W7(p), Impl::Uzmq, Handle::Callback(kind)) => fan_in::uzmq(kind, p),
+        (Job::W7(p), Impl::Raw, _) => fan_in::raw(p),
+        (Job::W8Mem(k), Impl::Uzmq, Handle::Callback(kind)) => idle::memory(Some(kind), *k),
+        (Job::W8Mem(k), Impl::Raw, _) => idle::memory(None, *k),
+        (_, Impl::Uzmq, _) => {
+            return usage(
+                Some(&command),
+                format!(
+                    "{command} does not run with --handle {} (async: w1-w5 without idle handles; sender: w6 only)",
+                    handle.name()
+                ),
+            );
+        }
     };
     let handle_name = match imp {
         Impl::Uzmq => Value::from(handle.name()),
@@ -383,14 +431,19 @@ enum Job {
     W2(Flow),
     W3(Echo),
     W4(Idle),
+    W6(producers::Producers),
     W7(fan_in::FanIn),
     W8Mem(usize),
 }
 
-const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] [--idle-handles K] | w4 --port P --idle-s I [--settle-s S] [--idle-handles K] | w7 --n N [--sockets K] [--senders S] [--size B] [--hwm H] [--timeout-s T] | w8mem [--idle-handles K]; options --handle poll|stream, --impl uzmq|raw";
+const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] [--idle-handles K] | w4 --port P --idle-s I [--settle-s S] [--idle-handles K] | w7 --n N [--sockets K] [--senders S] [--size B] [--hwm H] [--timeout-s T] | w6 --port P --n N --size S [--producers 4] [--capacity C] [--hwm H] [--timeout-s T] | w8mem [--idle-handles K]; options --handle poll|stream|async|sender, --impl uzmq|raw";
 
 /// Default `--hwm`: libzmq's own default.
 pub const DEFAULT_HWM: i32 = 1000;
+
+/// Default `--capacity` of W6: the `Sender`'s channel (uzmq) and the
+/// `sync_channel` (raw) hold this many messages, libzmq's default HWM.
+pub const DEFAULT_CAPACITY: usize = 1000;
 
 /// Default `--settle-s` of W4: the loop runs this long before the measured
 /// idle window opens.
@@ -408,7 +461,11 @@ fn usage(command: Option<&str>, error: String) -> (Value, u8) {
     (json, 2)
 }
 
-fn parse_common(args: &mut Args, default_impl: Impl) -> Result<(Impl, HandleKind), String> {
+fn parse_common(
+    args: &mut Args,
+    default_impl: Impl,
+    command: &str,
+) -> Result<(Impl, Handle), String> {
     let imp = match args.take_opt::<String>("impl")?.as_deref() {
         None => default_impl,
         Some("uzmq") => Impl::Uzmq,
@@ -416,9 +473,17 @@ fn parse_common(args: &mut Args, default_impl: Impl) -> Result<(Impl, HandleKind
         Some(other) => return Err(format!("--impl {other}: expected uzmq or raw")),
     };
     let handle = match args.take_opt::<String>("handle")?.as_deref() {
-        None | Some("stream") => HandleKind::Stream,
-        Some("poll") => HandleKind::Poll,
-        Some(other) => return Err(format!("--handle {other}: expected poll or stream")),
+        // W6 has one uzmq variant: the producers' `Sender`.
+        None if command == "w6" => Handle::Sender,
+        None | Some("stream") => Handle::Callback(HandleKind::Stream),
+        Some("poll") => Handle::Callback(HandleKind::Poll),
+        Some("async") => Handle::Async,
+        Some("sender") => Handle::Sender,
+        Some(other) => {
+            return Err(format!(
+                "--handle {other}: expected poll, stream, async or sender"
+            ));
+        }
     };
     Ok((imp, handle))
 }
@@ -472,6 +537,15 @@ fn parse_job(command: &str, args: &mut Args) -> Result<Job, String> {
                 timeout: secs(args.take_or("timeout-s", DEFAULT_TIMEOUT_S)?),
             })
         }
+        "w6" => Job::W6(producers::Producers {
+            port: args.take("port")?,
+            n: at_least_one(args.take("n")?)?,
+            size: args.take("size")?,
+            producers: args.take_or::<usize>("producers", 4)?.max(1),
+            capacity: args.take_or::<usize>("capacity", DEFAULT_CAPACITY)?.max(1),
+            hwm: args.take_or("hwm", DEFAULT_HWM)?,
+            timeout: secs(args.take_or("timeout-s", DEFAULT_TIMEOUT_S)?),
+        }),
         "w8mem" => {
             let _: Option<u16> = args.take_opt("port")?;
             Job::W8Mem(args.take_or("idle-handles", 10_000)?)
@@ -488,7 +562,7 @@ fn info(imp: Impl) -> Value {
             .with("speed", "fast")
             .with(
                 "desc",
-                "uzmq: ZeroMQ sockets on a libuv loop, through the Zmq stream handle (start_read/write, default) or the ZmqPoll handle (--handle poll)",
+                "uzmq: ZeroMQ sockets on a libuv loop, through the Zmq stream handle (start_read/write, default), the ZmqPoll handle (--handle poll), Zmq's recv()/send() futures in a task (--handle async), or a Sender fed by producer threads (w6, --handle sender)",
             ),
         Impl::Raw => Value::object()
             .with("name", "raw-libzmq")
@@ -526,6 +600,35 @@ mod tests {
             .1,
             2
         );
+        // Combinations the peer does not implement are usage errors.
+        let refused = [
+            vec![
+                "w6", "--port", "1", "--n", "1", "--size", "8", "--handle", "stream",
+            ],
+            vec![
+                "w1", "--port", "1", "--n", "1", "--size", "8", "--handle", "sender",
+            ],
+            vec!["w7", "--n", "1", "--handle", "async"],
+            vec![
+                "w3",
+                "--port",
+                "1",
+                "--n",
+                "1",
+                "--idle-handles",
+                "2",
+                "--handle",
+                "async",
+            ],
+        ];
+        for words in refused {
+            let (v, code) = run_cli(Impl::Uzmq, words.clone());
+            assert_eq!(code, 2, "{words:?}: {v}");
+            assert!(
+                v.str("error").is_some_and(|e| e.contains("--handle")),
+                "{v}"
+            );
+        }
     }
 
     #[test]
