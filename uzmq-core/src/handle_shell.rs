@@ -290,8 +290,10 @@ impl<R: Reactor, K: Kind<R>> LoopHandle for Shell<R, K> {
             self.life.set(Life::Closed);
             (self.close_cb.take(), K::loop_gone(&mut st))
         };
-        drop(taken);
+        // Before the callbacks go: dropping them may drop other handles
+        // (a monitor's reader, which must outlive the monitoring).
         self.kind.closed();
+        drop(taken);
     }
 }
 
