@@ -28,6 +28,7 @@ mod signal;
 mod socket;
 mod stream;
 mod timer;
+pub mod zap;
 
 #[cfg(feature = "mock")]
 pub mod mock;
