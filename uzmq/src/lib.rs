@@ -155,13 +155,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth;
 mod event_loop;
+mod monitor;
 mod poll;
 mod signal;
 mod stream;
 mod timer;
 
+pub use auth::Authenticator;
 pub use event_loop::Loop;
+pub use monitor::Monitor;
 pub use poll::ZmqPoll;
 pub use signal::Signal;
 pub use stream::Zmq;
@@ -169,7 +173,11 @@ pub use timer::Timer;
 // Inlined, so that these items are documented in this crate and links to
 // them resolve also when only this crate's docs are built (`--no-deps`).
 #[doc(inline)]
-pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};
+pub use uzmq_core::zap::CurveKeys;
+#[doc(inline)]
+pub use uzmq_core::{
+    DEFAULT_READ_BATCH, Error, EventKind, Events, Multipart, Result, RunMode, SocketEvent,
+};
 pub use uzmq_zmq::set_int_option;
 /// The `zmq` crate uzmq is built with: create contexts and sockets with it.
 pub use zmq;

@@ -46,7 +46,7 @@ use crate::Loop;
 /// # Ok::<(), uzmq::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Zmq(StreamHandle<UvLoop, ZmqSocket>);
+pub struct Zmq(pub(crate) StreamHandle<UvLoop, ZmqSocket>);
 
 impl Zmq {
     /// Takes `socket` (bound or connected, or to be, through
