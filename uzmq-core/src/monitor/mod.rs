@@ -147,9 +147,12 @@ fn fresh_endpoint() -> String {
 }
 
 impl<R: Reactor, S: Socket> MonitorHandle<R, S> {
-    /// Starts monitoring `target`'s socket: `zmq_socket_monitor` binds a
-    /// fresh endpoint, `connect` makes the reading PAIR connected to it,
-    /// and the PAIR is read on `lp`. On a refusal monitoring is off again.
+    /// Starts monitoring `target`'s socket. The order matters because
+    /// libzmq's monitor sends block: `connect` makes the reading PAIR,
+    /// connected (inproc allows connecting before the bind) to a fresh
+    /// endpoint, and it is read on `lp` *before* `zmq_socket_monitor` binds
+    /// that endpoint, so that libzmq never has a monitor without a reader.
+    /// A refusal at any step leaves the socket's monitoring as it was.
     fn start(
         lp: &EventLoop<R>,
         target: Weak<dyn Watched<S>>,
@@ -158,15 +161,7 @@ impl<R: Reactor, S: Socket> MonitorHandle<R, S> {
         mut cb: impl FnMut(&Self, Result<SocketEvent>) + 'static,
     ) -> Result<Self> {
         let endpoint = fresh_endpoint();
-        socket.monitor(&endpoint)?;
-        let reader = connect(&endpoint).and_then(|pair| StreamHandle::new(lp, pair));
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(e) => {
-                socket.stop_monitor(Some(&endpoint));
-                return Err(e);
-            }
-        };
+        let reader = StreamHandle::new(lp, connect(&endpoint)?)?;
         let link = Rc::new(Link {
             state: Cell::new(Monitoring::Watching),
             endpoint,
@@ -191,8 +186,7 @@ impl<R: Reactor, S: Socket> MonitorHandle<R, S> {
                 cb(&me, result);
             }
         });
-        if let Err(e) = started {
-            socket.stop_monitor(Some(&link.endpoint));
+        if let Err(e) = started.and_then(|()| socket.monitor(&link.endpoint)) {
             reader.close();
             return Err(e);
         }
