@@ -17,7 +17,9 @@ fn record(h: &Zmq, ctx: &zmq::Context) -> (Monitor, Rc<RefCell<Vec<SocketEvent>>
     let seen = log();
     let log = seen.clone();
     let m = h
-        .monitor(ctx, move |_, ev| log.borrow_mut().push(ev.expect("an event")))
+        .monitor(ctx, move |_, ev| {
+            log.borrow_mut().push(ev.expect("an event"))
+        })
         .expect("monitor");
     (m, seen)
 }
@@ -158,7 +160,8 @@ fn thousands_of_connections_on_a_busy_loop_arrive_in_order_and_never_stall_the_p
         });
         for c in &clients {
             // The handshake is done, so the pipe is there: no blocking.
-            c.send("x", zmq::DONTWAIT).expect("the peer is never stalled");
+            c.send("x", zmq::DONTWAIT)
+                .expect("the peer is never stalled");
         }
         run_until(&lp, limit(), "this batch's messages", || {
             received.get() == done + n
@@ -186,7 +189,8 @@ fn closing_the_monitored_handle_delivers_queued_events_then_monitor_stopped_once
     let clients: Vec<_> = (0..3)
         .map(|_| {
             let c = socket(&ctx, zmq::PUSH);
-            c.set_sndtimeo(limit().as_millis() as i32).expect("sndtimeo");
+            c.set_sndtimeo(limit().as_millis() as i32)
+                .expect("sndtimeo");
             // Queue nothing before the connection is up.
             c.set_immediate(true).expect("ZMQ_IMMEDIATE");
             c.connect(&endpoint).expect("connect");
@@ -217,13 +221,18 @@ fn a_poll_handle_closed_while_held_stops_its_monitor_once() {
     let seen = log();
     let l = seen.clone();
     let m = poll
-        .monitor(&ctx, move |_, ev| l.borrow_mut().push(ev.expect("event").kind))
+        .monitor(&ctx, move |_, ev| {
+            l.borrow_mut().push(ev.expect("event").kind)
+        })
         .expect("monitor");
     bind_tcp(poll.socket());
     let held = poll.clone();
     poll.close();
     run_to_end(&lp, limit(), "the monitor to stop");
-    assert_eq!(*seen.borrow(), [EventKind::Listening, EventKind::MonitorStopped]);
+    assert_eq!(
+        *seen.borrow(),
+        [EventKind::Listening, EventKind::MonitorStopped]
+    );
     assert!(m.is_closed());
     assert!(held.monitor(&ctx, |_, _| {}).is_err(), "a closed handle");
 }
@@ -257,7 +266,10 @@ fn closing_the_monitor_stops_callbacks_at_once_and_the_socket_goes_on() {
     run_to_end(&lp, limit(), "the message after the monitor closed");
     assert!(received.get(), "the monitored socket is not stalled");
     assert!(closed.get(), "the close callback ran");
-    assert!(seen.borrow().is_empty(), "no callback after close: {seen:?}");
+    assert!(
+        seen.borrow().is_empty(),
+        "no callback after close: {seen:?}"
+    );
 }
 
 #[test]

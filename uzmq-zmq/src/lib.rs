@@ -56,6 +56,14 @@ impl ZmqSocket {
     pub fn get(&self) -> &zmq::Socket {
         &self.socket
     }
+
+    /// `zmq_unbind`: stops listening at `endpoint` (the `zmq` crate has no
+    /// call for it).
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        let endpoint =
+            std::ffi::CString::new(endpoint).map_err(|_| Error::Zmq(zmq::Error::EINVAL))?;
+        self.raw.unbind(&endpoint).map_err(Error::Zmq)
+    }
 }
 
 /// Sets an `int` option the `zmq` crate has no setter for, such as
@@ -130,7 +138,8 @@ impl Socket for ZmqSocket {
 
     /// `zmq_socket_monitor` for every event.
     fn monitor(&self, endpoint: &str) -> Result<()> {
-        self.socket.monitor(endpoint, zmq::SocketEvent::ALL as i32)?;
+        self.socket
+            .monitor(endpoint, zmq::SocketEvent::ALL as i32)?;
         *self.monitor.borrow_mut() = Some(endpoint.to_owned());
         Ok(())
     }

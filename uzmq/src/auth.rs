@@ -39,14 +39,20 @@ use crate::{CurveKeys, Loop};
 ///
 /// # The authenticator is the only gate
 ///
-/// With no ZAP handler bound, libzmq 4.3.4 (built without its draft API,
-/// so `ZMQ_ZAP_ENFORCE_DOMAIN` has no effect) lets CURVE clients, and NULL
-/// clients of a socket with a ZAP domain, in unauthenticated; only PLAIN
-/// clients fail. So **closing an `Authenticator` opens the CURVE servers of
-/// its context to any client that knows the server key.** To shut
-/// everyone out, keep it open and call [`deny_all(true)`](Self::deny_all).
-/// libzmq unbinds asynchronously: a new `Authenticator` created right after
-/// closing one may get `EADDRINUSE` for a short while.
+/// With no ZAP handler bound, libzmq 4.3.4 lets CURVE clients (with no
+/// user id), and NULL clients of a socket with a ZAP domain, in
+/// unauthenticated; only PLAIN clients fail. So **closing an
+/// `Authenticator` opens the CURVE servers of its context to any client
+/// that knows the server key.** To shut everyone out, keep it open and
+/// call [`deny_all(true)`](Self::deny_all). (`ZMQ_ZAP_ENFORCE_DOMAIN`, a
+/// draft option, number 93, that [`set_int_option`](crate::set_int_option)
+/// can set, makes libzmq refuse clients when no handler is bound, but only
+/// on a socket that also has a ZAP domain; alone it does nothing.)
+///
+/// `close` gives the ZAP endpoint up at once, even while clones keep the
+/// handle's socket alive; handshakes whose request was already sent are
+/// never answered. libzmq unbinds asynchronously: a new `Authenticator`
+/// created right after closing one may get `EADDRINUSE` for a short while.
 ///
 /// ```
 /// use uzmq::{zmq, Authenticator, CurveKeys, Loop, RunMode, Zmq};
@@ -92,7 +98,10 @@ impl Authenticator {
         let router = ctx.socket(zmq::ROUTER)?;
         router.set_linger(0)?;
         router.bind(ZAP_ENDPOINT)?;
-        Ok(Authenticator(ZapHandler::new(&lp.0, ZmqSocket::new(router)?)?))
+        Ok(Authenticator(ZapHandler::new(
+            &lp.0,
+            ZmqSocket::new(router)?,
+        )?))
     }
 
     /// Lets `addr` in, for every mechanism; once any address is allowed,
@@ -150,12 +159,24 @@ impl Authenticator {
     /// clients in unauthenticated; use [`deny_all`](Self::deny_all) to keep
     /// everyone out.
     pub fn close(&self) {
+        self.unbind();
         self.0.close()
     }
 
     /// As [`close`](Self::close); `cb` runs once, from the loop, after it
     /// closed.
     pub fn close_with(&self, cb: impl FnOnce(&Authenticator) + 'static) {
+        self.unbind();
         self.0.close_with(move |h| cb(&Authenticator(h.clone())))
+    }
+
+    /// Gives the ZAP endpoint up at once, also while clones of the handle
+    /// keep its socket alive: a bound handler that no longer answers would
+    /// leave every handshake of the context hanging.
+    fn unbind(&self) {
+        if !self.0.is_closed() {
+            // Fails only when the context is gone, and its endpoints with it.
+            let _ = self.0.socket().unbind(ZAP_ENDPOINT);
+        }
     }
 }

@@ -78,7 +78,9 @@ fn step(state: Monitoring, input: &Input) -> (Monitoring, Effects) {
         (Monitoring::Watching, Input::Event(ev)) if ev.kind == EventKind::MonitorStopped => {
             (Monitoring::Stopped, effects(true, true, false))
         }
-        (Monitoring::Watching, Input::Event(_)) => (Monitoring::Watching, effects(true, false, false)),
+        (Monitoring::Watching, Input::Event(_)) => {
+            (Monitoring::Watching, effects(true, false, false))
+        }
         // The PAIR cannot be read (ETERM): reported once, and libzmq must
         // not be left sending to a reader that is gone.
         (Monitoring::Watching, Input::Failed) => (Monitoring::Stopped, effects(true, true, true)),

@@ -78,7 +78,9 @@ pub fn parse_request<F: AsRef<[u8]>>(frames: &[F]) -> Result<ZapRequest, Malform
             Err(_) => return Err(malformed("malformed request: CURVE key is not 32 bytes")),
         },
         (b"NULL" | b"PLAIN" | b"CURVE", _) => {
-            return Err(malformed("malformed request: wrong credentials for the mechanism"));
+            return Err(malformed(
+                "malformed request: wrong credentials for the mechanism",
+            ));
         }
         _ => return Err(malformed("unsupported mechanism")),
     };

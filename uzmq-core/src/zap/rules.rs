@@ -85,7 +85,8 @@ impl ZapRules {
     /// PLAIN: these user names and passwords pass in `domain` (`"*"`:
     /// every domain), replacing that domain's list.
     pub fn set_plain(&mut self, domain: &str, users: impl IntoIterator<Item = (String, String)>) {
-        self.plain.insert(domain.to_owned(), users.into_iter().collect());
+        self.plain
+            .insert(domain.to_owned(), users.into_iter().collect());
     }
 
     /// CURVE: which client keys pass in `domain` (`"*"`: every domain).
@@ -105,7 +106,10 @@ impl ZapRules {
     }
 
     /// The rules that apply in `domain`: its own entry and the `"*"` one.
-    fn in_domain<'a, T>(map: &'a BTreeMap<String, T>, domain: &[u8]) -> impl Iterator<Item = &'a T> {
+    fn in_domain<'a, T>(
+        map: &'a BTreeMap<String, T>,
+        domain: &[u8],
+    ) -> impl Iterator<Item = &'a T> {
         let own = std::str::from_utf8(domain).ok().and_then(|d| map.get(d));
         own.into_iter().chain(map.get(ANY_DOMAIN))
     }
