@@ -34,7 +34,10 @@ fn main() -> uzmq::Result<()> {
     let server = Zmq::new(&lp, ctx.socket(zmq::ROUTER)?)?;
     server.monitor(&ctx, |_, event| match event {
         Ok(ev) if ev.kind == EventKind::HandshakeFailedAuth => {
-            println!("refused a client on {}: HandshakeFailedAuth {}", ev.endpoint, ev.value)
+            println!(
+                "refused a client on {}: HandshakeFailedAuth {}",
+                ev.endpoint, ev.value
+            )
         }
         Ok(ev) if ev.kind == EventKind::HandshakeSucceeded => {
             println!("a client passed on {}", ev.endpoint)
@@ -61,7 +64,10 @@ fn main() -> uzmq::Result<()> {
         let Ok(mut msg) = msg else { return };
         let last = msg.len() - 1;
         let user = msg[last].gets("User-Id").unwrap_or("?").to_owned();
-        println!("message from {user}: {:?}", String::from_utf8_lossy(&msg[last]));
+        println!(
+            "message from {user}: {:?}",
+            String::from_utf8_lossy(&msg[last])
+        );
         let peer = msg.swap_remove(0);
         let _ = h.write_multipart([peer, zmq::Message::from("ok")]);
         served += 1;

@@ -9,7 +9,9 @@
 //!   callback, and sends the messages you queue, in order, exactly once,
 //!   each with an optional completion callback.
 //!
-//! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle.
+//! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle, and
+//! for security a [`Monitor`] of connection events and an
+//! [`Authenticator`] (see the security section below).
 //!
 //! ```
 //! use uzmq::{zmq, Loop, RunMode, Zmq};
@@ -153,6 +155,35 @@
 //! needs_send(handle);
 //! # Ok::<(), uzmq::Error>(())
 //! ```
+//!
+//! # Security: who may connect, and who did
+//!
+//! [`Authenticator`] answers libzmq's ZAP requests (RFC 27) for every
+//! socket of a context, from the loop: address rules
+//! ([`allow`](Authenticator::allow), [`deny`](Authenticator::deny)), PLAIN
+//! users ([`set_plain`](Authenticator::set_plain)) and CURVE client keys
+//! ([`set_curve`](Authenticator::set_curve)) per ZAP domain. A [`Monitor`]
+//! ([`Zmq::monitor`], [`ZmqPoll::monitor`]) reports a socket's connection
+//! events, handshake failures included ([`EventKind::HandshakeFailedAuth`]
+//! with the ZAP status, 400 for a refused client).
+//!
+//! Fail closed:
+//!
+//! - The authenticator is the only gate. With no ZAP handler bound,
+//!   libzmq 4.3.4 lets CURVE clients, and NULL clients of a socket with a
+//!   ZAP domain, in unauthenticated (only PLAIN fails). Create the
+//!   [`Authenticator`] before binding the servers, and keep it open as
+//!   long as they are.
+//! - To shut everyone out, call [`Authenticator::deny_all`] with `true`;
+//!   closing the authenticator would open the CURVE doors instead.
+//! - A fresh authenticator refuses every PLAIN and CURVE client: nothing
+//!   passes that you did not list. [`CurveKeys::Any`] lets in any client
+//!   that knows the server's public key; prefer an allow list.
+//! - Messages from an authenticated client carry its user id as the
+//!   `User-Id` property (`zmq::Message::gets("User-Id")`): the PLAIN user
+//!   name or the Z85 text of the CURVE public key.
+//!
+//! The examples `curve_server` and `curve_client` put it together.
 #![forbid(unsafe_code)]
 
 mod auth;

@@ -112,6 +112,8 @@ impl<S: Socket> Link<S> {
 }
 
 type MonitorCb<R, S> = dyn FnMut(&MonitorHandle<R, S>, Result<SocketEvent>);
+/// The close callback handed to the reader.
+type ReaderCloseCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>)>;
 
 /// A monitor of a socket's events on loop `R`, reading them from a PAIR
 /// socket `S`. Cloning makes another reference to the same handle.
@@ -197,7 +199,7 @@ impl<R: Reactor, S: Socket> MonitorHandle<R, S> {
 
     /// Runs one transition; returns whether the input goes to the
     /// callback. A reader to close gets `on_close` as its close callback.
-    fn apply(&self, input: &Input, on_close: Option<Box<dyn FnOnce(&StreamHandle<R, S>)>>) -> bool {
+    fn apply(&self, input: &Input, on_close: Option<ReaderCloseCb<R, S>>) -> bool {
         let (next, effects) = step(self.link.state.get(), input);
         self.link.state.set(next);
         if effects.switch_off {
