@@ -86,6 +86,12 @@ pub(crate) trait Kind<R: Reactor>: Sized + 'static {
     /// uncalled.
     fn loop_gone(st: &mut Self::State) -> Self::Taken;
 
+    /// The handle closed to its user for good (`close()`, the end of a
+    /// kind's early close, or the loop gone): the fixed part's last word,
+    /// with no borrow held and no user code run (a socket kind switches
+    /// its socket's monitoring off). Default: nothing.
+    fn closed(&self) {}
+
     /// After any change: bring the loop side in line with the state (fd
     /// watches, timers) and end with [`Shell::keep_alive`]. Default: the
     /// keep-alive alone.
@@ -240,6 +246,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
             K::close(&mut st)
         };
         drop(taken);
+        self.kind.closed();
         self.schedule();
         K::settle(self);
     }
@@ -248,6 +255,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
     /// close callback.
     pub(crate) fn closed_early(&self) {
         self.life.set(Life::Closed);
+        self.kind.closed();
     }
 
     /// The loop's part of `close()`: release, the kind's last work, then
@@ -288,6 +296,9 @@ impl<R: Reactor, K: Kind<R>> LoopHandle for Shell<R, K> {
             self.life.set(Life::Closed);
             (self.close_cb.take(), K::loop_gone(&mut st))
         };
+        // Before the callbacks go: dropping them may drop other handles
+        // (a monitor's reader, which must outlive the monitoring).
+        self.kind.closed();
         drop(taken);
     }
 }

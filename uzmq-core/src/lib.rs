@@ -22,6 +22,7 @@ mod events;
 mod executor;
 mod fd_watch;
 mod handle_shell;
+mod monitor;
 mod poll;
 mod reactor;
 mod ready;
@@ -31,6 +32,7 @@ mod sleep;
 mod socket;
 mod stream;
 mod timer;
+pub mod zap;
 
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -38,6 +40,7 @@ pub mod mock;
 pub use error::{Error, Result};
 pub use event_loop::EventLoop;
 pub use events::Events;
+pub use monitor::{EventKind, MonitorHandle, SocketEvent};
 pub use poll::PollHandle;
 pub use reactor::{
     AsyncWake, LoopCallback, RawAsync, RawSignal, RawTimer, Reactor, RunMode, Watch, millis_ceil,

@@ -16,6 +16,7 @@ use crate::callback_slot::{Lent, Slot};
 use crate::event_loop::EventLoop;
 use crate::fd_watch::FdWatch;
 use crate::handle_shell::{Kind, Shell};
+use crate::monitor::Watched;
 use crate::{Error, Events, RawTimer, Reactor, Result, Socket};
 
 type PollCb<R, S> = dyn FnMut(&PollHandle<R, S>, Events, Option<Error>);
@@ -111,6 +112,17 @@ impl<R: Reactor, S: Socket> Kind<R> for PollKind<S> {
     fn settle(inner: &Inner<R, S>) {
         inner.changed(false);
     }
+
+    /// Monitoring ends with the handle (see the stream kind).
+    fn closed(&self) {
+        self.socket.stop_monitor(None);
+    }
+}
+
+impl<R: Reactor, S: Socket> Watched<S> for Inner<R, S> {
+    fn watched_socket(&self) -> &S {
+        &self.kind.socket
+    }
 }
 
 /// A poll handle on socket `S` and loop `R`. Cloning makes another
@@ -174,6 +186,12 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     /// The loop, or `Err(Closed)` once it is gone.
     pub fn event_loop(&self) -> Result<EventLoop<R>> {
         self.inner.event_loop()
+    }
+
+    /// This handle held weakly, for a monitor of its socket.
+    pub(crate) fn watched(&self) -> std::rc::Weak<dyn Watched<S>> {
+        let weak: std::rc::Weak<Inner<R, S>> = Rc::downgrade(&self.inner);
+        weak
     }
 
     /// Starts, or updates the mask and callback of a started handle.

@@ -5,7 +5,7 @@
 //! (`handle.socket()`), as in the `zmq` crate; every call may still change the
 //! socket's state, and in particular may consume the edge on its fd.
 
-use crate::{Events, Result};
+use crate::{Error, Events, Result};
 
 /// A raw file descriptor, as `ZMQ_FD` returns it.
 pub type RawFd = i32;
@@ -65,4 +65,20 @@ pub trait Socket: 'static {
     fn alternates(&self) -> bool {
         false
     }
+
+    /// Starts reporting every event of this socket to a PAIR socket that
+    /// `zmq_socket_monitor` binds at the `inproc://` `endpoint`, replacing
+    /// the monitor in place (libzmq sends that one `MONITOR_STOPPED`).
+    /// Default: `Err(Zmq(ENOTSUP))`, for a backend with no monitoring (the
+    /// mock).
+    fn monitor(&self, _endpoint: &str) -> Result<()> {
+        Err(Error::Zmq(zmq::Error::ENOTSUP))
+    }
+
+    /// Switches monitoring off (libzmq then sends `MONITOR_STOPPED` to the
+    /// monitor) when the monitor in place is the one at `endpoint`, or
+    /// whichever is with `None`; otherwise does nothing. Called when the
+    /// handle owning the socket closes: libzmq's monitor sends block, so a
+    /// monitor must never outlive its reader. Default: nothing.
+    fn stop_monitor(&self, _endpoint: Option<&str>) {}
 }

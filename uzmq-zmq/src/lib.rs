@@ -12,6 +12,8 @@
 #[allow(unsafe_code)]
 mod raw;
 
+use std::cell::RefCell;
+
 use uzmq_core::{Error, Events, Io, RawFd, Result, Socket};
 
 /// A `zmq::Socket` as the handles drive it.
@@ -21,6 +23,8 @@ pub struct ZmqSocket {
     can_send: bool,
     can_recv: bool,
     alternates: bool,
+    /// The endpoint of the monitor in place, if any.
+    monitor: RefCell<Option<String>>,
 }
 
 impl std::fmt::Debug for ZmqSocket {
@@ -44,12 +48,21 @@ impl ZmqSocket {
             can_send: !matches!(kind, zmq::PULL | zmq::SUB),
             can_recv: !matches!(kind, zmq::PUSH | zmq::PUB),
             alternates: matches!(kind, zmq::REQ | zmq::REP),
+            monitor: RefCell::new(None),
         })
     }
 
     /// The socket, for bind/connect/setsockopt and direct sends/receives.
     pub fn get(&self) -> &zmq::Socket {
         &self.socket
+    }
+
+    /// `zmq_unbind`: stops listening at `endpoint` (the `zmq` crate has no
+    /// call for it).
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        let endpoint =
+            std::ffi::CString::new(endpoint).map_err(|_| Error::Zmq(zmq::Error::EINVAL))?;
+        self.raw.unbind(&endpoint).map_err(Error::Zmq)
     }
 }
 
@@ -121,5 +134,37 @@ impl Socket for ZmqSocket {
 
     fn alternates(&self) -> bool {
         self.alternates
+    }
+
+    /// `zmq_socket_monitor` for every event.
+    fn monitor(&self, endpoint: &str) -> Result<()> {
+        self.socket
+            .monitor(endpoint, zmq::SocketEvent::ALL as i32)?;
+        *self.monitor.borrow_mut() = Some(endpoint.to_owned());
+        Ok(())
+    }
+
+    fn stop_monitor(&self, endpoint: Option<&str>) {
+        let mut current = self.monitor.borrow_mut();
+        let matches = match (current.as_deref(), endpoint) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(cur), Some(ep)) => cur == ep,
+        };
+        if matches {
+            *current = None;
+            // A failure (ETERM: the context is gone, and its monitors with
+            // it) leaves nothing to switch off.
+            let _ = self.raw.monitor_off();
+        }
+    }
+}
+
+impl Drop for ZmqSocket {
+    /// Monitoring is switched off here, on the owning thread, rather than
+    /// by libzmq's reaper after `zmq_close`: the monitor's reader may be
+    /// gone by then, and libzmq's monitor sends block.
+    fn drop(&mut self) {
+        self.stop_monitor(None);
     }
 }

@@ -1,5 +1,6 @@
-//! The one libzmq call made directly: `zmq_msg_send` on a message the
-//! caller keeps when libzmq refuses it.
+//! The libzmq calls made directly: `zmq_msg_send` on a message the
+//! caller keeps when libzmq refuses it, `zmq_setsockopt` of an `int`
+//! option, `zmq_socket_monitor` with a NULL endpoint, and `zmq_unbind`.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};
@@ -39,6 +40,41 @@ impl RawSocket {
         // later zmq_msg_close in Message's Drop is valid), on failure it is
         // left as it was.
         let rc = unsafe { zmq_sys::zmq_msg_send(msg, self.0, flags) };
+        if rc == -1 {
+            // SAFETY: zmq_errno only reads the calling thread's errno.
+            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl RawSocket {
+    /// `zmq_socket_monitor(socket, NULL, 0)`: switches monitoring off, and
+    /// libzmq sends `MONITOR_STOPPED` to the monitor that was in place (the
+    /// `zmq` crate's `monitor` takes an endpoint string, never NULL).
+    pub(crate) fn monitor_off(&self) -> Result<(), zmq::Error> {
+        // SAFETY: `self.0` is a live socket (see `new`), used from the one
+        // thread that owns it. libzmq documents a NULL endpoint as "stop
+        // monitoring"; it reads nothing through it, and the event mask is
+        // ignored then.
+        let rc = unsafe { zmq_sys::zmq_socket_monitor(self.0, std::ptr::null(), 0) };
+        if rc == -1 {
+            // SAFETY: zmq_errno only reads the calling thread's errno.
+            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl RawSocket {
+    /// `zmq_unbind(socket, endpoint)`, which the `zmq` crate lacks.
+    pub(crate) fn unbind(&self, endpoint: &std::ffi::CStr) -> Result<(), zmq::Error> {
+        // SAFETY: `self.0` is a live socket (see `new`), used from the one
+        // thread that owns it; `endpoint` is a NUL-terminated string that
+        // outlives the call, which libzmq only reads.
+        let rc = unsafe { zmq_sys::zmq_unbind(self.0, endpoint.as_ptr()) };
         if rc == -1 {
             // SAFETY: zmq_errno only reads the calling thread's errno.
             Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))

@@ -12,7 +12,8 @@
 //! plus the [`Loop`] they run on, a [`Timer`] and a [`Signal`] handle;
 //! [`Remote`] and [`Sender`] reach a loop from other threads, and
 //! [`uv`] with [`Loop::as_raw`] / [`Loop::from_raw`] share it with other
-//! libuv code.
+//! libuv code; for security, a [`Monitor`] of connection events and an
+//! [`Authenticator`] (see the security section below).
 //!
 //! ```
 //! use uzmq::{zmq, Loop, RunMode, Zmq};
@@ -159,12 +160,43 @@
 //! needs_send(handle);
 //! # Ok::<(), uzmq::Error>(())
 //! ```
+//!
+//! # Security: who may connect, and who did
+//!
+//! [`Authenticator`] answers libzmq's ZAP requests (RFC 27) for every
+//! socket of a context, from the loop: address rules
+//! ([`allow`](Authenticator::allow), [`deny`](Authenticator::deny)), PLAIN
+//! users ([`set_plain`](Authenticator::set_plain)) and CURVE client keys
+//! ([`set_curve`](Authenticator::set_curve)) per ZAP domain. A [`Monitor`]
+//! ([`Zmq::monitor`], [`ZmqPoll::monitor`]) reports a socket's connection
+//! events, handshake failures included ([`EventKind::HandshakeFailedAuth`]
+//! with the ZAP status, 400 for a refused client).
+//!
+//! Fail closed:
+//!
+//! - The authenticator is the only gate. With no ZAP handler bound,
+//!   libzmq 4.3.4 lets CURVE clients, and NULL clients of a socket with a
+//!   ZAP domain, in unauthenticated (only PLAIN fails). Create the
+//!   [`Authenticator`] before binding the servers, and keep it open as
+//!   long as they are.
+//! - To shut everyone out, call [`Authenticator::deny_all`] with `true`;
+//!   closing the authenticator would open the CURVE doors instead.
+//! - A fresh authenticator refuses every PLAIN and CURVE client: nothing
+//!   passes that you did not list. [`CurveKeys::Any`] lets in any client
+//!   that knows the server's public key; prefer an allow list.
+//! - Messages from an authenticated client carry its user id as the
+//!   `User-Id` property (`zmq::Message::gets("User-Id")`): the PLAIN user
+//!   name or the Z85 text of the CURVE public key.
+//!
+//! The examples `curve_server` and `curve_client` put it together.
 // `deny`, not `forbid`: the one exception is `Loop::from_raw`, an `unsafe
 // fn` by nature (it trusts a raw libuv loop), which only delegates to
 // uzmq-uv, where all unsafe code lives.
 #![deny(unsafe_code)]
 
+mod auth;
 mod event_loop;
+mod monitor;
 mod poll;
 mod remote;
 mod sender;
@@ -173,7 +205,9 @@ mod stream;
 mod stream_async;
 mod timer;
 
+pub use auth::Authenticator;
 pub use event_loop::Loop;
+pub use monitor::Monitor;
 pub use poll::ZmqPoll;
 pub use remote::Remote;
 pub use sender::Sender;
@@ -188,7 +222,11 @@ pub use timer::Timer;
 /// [`Loop::from_raw`].
 pub use libuv_sys2 as uv;
 #[doc(inline)]
-pub use uzmq_core::{DEFAULT_READ_BATCH, Error, Events, Multipart, Result, RunMode};
+pub use uzmq_core::zap::CurveKeys;
+#[doc(inline)]
+pub use uzmq_core::{
+    DEFAULT_READ_BATCH, Error, EventKind, Events, Multipart, Result, RunMode, SocketEvent,
+};
 pub use uzmq_zmq::set_int_option;
 /// The `zmq` crate uzmq is built with: create contexts and sockets with it.
 pub use zmq;

@@ -42,7 +42,7 @@ use crate::Loop;
 /// # Ok::<(), uzmq::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct ZmqPoll(PollHandle<UvLoop, ZmqSocket>);
+pub struct ZmqPoll(pub(crate) PollHandle<UvLoop, ZmqSocket>);
 
 impl ZmqPoll {
     /// Takes `socket`; nothing is watched until [`start`](Self::start).

@@ -19,6 +19,7 @@ use crate::callback_slot::Slot;
 use crate::event_loop::EventLoop;
 use crate::fd_watch::FdWatch;
 use crate::handle_shell::{Kind, Shell};
+use crate::monitor::Watched;
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 pub(crate) use channel::Channel;
 pub use channel::SenderHandle;
@@ -153,6 +154,18 @@ impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
     fn settle(inner: &Inner<R, S>) {
         inner.changed(false);
     }
+
+    /// A monitor must not outlive its reader's interest: monitoring ends
+    /// with the handle, so the monitor gets `MonitorStopped`.
+    fn closed(&self) {
+        self.socket.stop_monitor(None);
+    }
+}
+
+impl<R: Reactor, S: Socket> Watched<S> for Inner<R, S> {
+    fn watched_socket(&self) -> &S {
+        &self.kind.socket
+    }
 }
 
 /// A stream handle on socket `S` and loop `R`. Cloning makes another
@@ -234,6 +247,12 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// The loop, or `Err(Closed)` once it is gone.
     pub fn event_loop(&self) -> Result<EventLoop<R>> {
         self.inner.event_loop()
+    }
+
+    /// This handle held weakly, for a monitor of its socket.
+    pub(crate) fn watched(&self) -> std::rc::Weak<dyn Watched<S>> {
+        let weak: std::rc::Weak<Inner<R, S>> = Rc::downgrade(&self.inner);
+        weak
     }
 
     /// Hands every whole message received to `cb`, from the loop; replaces
