@@ -9,6 +9,7 @@ mod feeds;
 mod readers;
 mod recv;
 mod retry;
+mod send;
 mod state;
 mod write_queue;
 
@@ -23,7 +24,7 @@ use crate::monitor::Watched;
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 pub(crate) use channel::Channel;
 pub use channel::SenderHandle;
-use completion::{Done, SendSlot, SlotRef};
+use completion::Done;
 use feeds::Feeds;
 use readers::{Readers, Wakers};
 pub use recv::{Recv, Send};
@@ -336,30 +337,6 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
             .queue_write(frames(parts), Some(Done::Callback(Box::new(cb))))
     }
 
-    /// Queues a multipart message, as [`write_with`](Self::write_with),
-    /// and returns a future that resolves when libzmq took it, or with its
-    /// error (at once with the error of a refused call). When the queue
-    /// was empty and the socket may take it, it is sent right away, so a
-    /// task that awaits each send in turn goes at libzmq's pace.
-    pub fn send<I, M>(&self, parts: I) -> Send
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<zmq::Message>,
-    {
-        let slot = std::rc::Rc::new(SendSlot::default());
-        let queued = self.inner.queue_write(
-            frames(parts),
-            Some(Done::Future(SlotRef::new(slot.clone()))),
-        );
-        match queued {
-            Ok(()) => {
-                self.inner.send_now(self);
-                Send::pending(slot)
-            }
-            Err(e) => Send::failed(e),
-        }
-    }
-
     /// A new channel into the write queue for other threads: at most
     /// `capacity` of its messages handed over and not yet taken by libzmq.
     /// `Err(Closed)` on a closed handle, `Err(Zmq(ENOTSUP))` on a socket
@@ -453,7 +430,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 }
 
 /// A multipart message's frames, converted outside any borrow.
-fn frames<I, M>(parts: I) -> std::vec::IntoIter<zmq::Message>
+pub(super) fn frames<I, M>(parts: I) -> std::vec::IntoIter<zmq::Message>
 where
     I: IntoIterator<Item = M>,
     M: Into<zmq::Message>,
@@ -466,46 +443,9 @@ where
 }
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
-    /// A `send()` just queued the only message: send it now if the socket
-    /// takes it, within the budget of direct socket calls per turn. The
-    /// turn re-reads `ZMQ_EVENTS` afterwards (the send may have consumed
-    /// the edge); a message the socket does not take stays queued for the
-    /// turn, which reads the events first.
-    fn send_now(self: &Rc<Self>, h: &StreamHandle<R, S>) {
-        if self.kind.driving.get() {
-            return;
-        }
-        let outcome = {
-            let mut st = self.st.borrow_mut();
-            if st.queue.len() != 1
-                || !st.may_send(drive::Mode::Turn)
-                || st.refused.contains(Events::WRITABLE)
-                || st.readers.budget == 0
-            {
-                return;
-            }
-            st.readers.budget -= 1;
-            st.readers.told_readable = false;
-            st.queue.send_head(&self.kind.socket)
-        };
-        match outcome {
-            Some(write_queue::HeadSend::Sent(Some(done))) => done.complete(h, Ok(())),
-            Some(write_queue::HeadSend::Failed(e, done)) => {
-                if let Some(done) = done {
-                    done.complete(h, Err(e));
-                }
-                if e.is_fatal() {
-                    self.fail(h, e);
-                }
-            }
-            Some(write_queue::HeadSend::Sent(None) | write_queue::HeadSend::Blocked) | None => {}
-        }
-        self.changed(true);
-    }
-
     /// Looks at the socket again next iteration, unless a drive is under
     /// way (it re-reads `ZMQ_EVENTS` before it lets the handle sleep).
-    fn recheck(&self) {
+    pub(super) fn recheck(&self) {
         if !self.kind.driving.get() {
             self.schedule();
         }
@@ -515,7 +455,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// (`Into<zmq::Message>`) run before the state is borrowed, and a
     /// refused callback is dropped after the borrow ends, since either may
     /// run user code.
-    fn queue_write(
+    pub(super) fn queue_write(
         &self,
         frames: impl ExactSizeIterator<Item = zmq::Message>,
         mut done: Option<Done<R, S>>,

@@ -71,9 +71,12 @@ impl Readers {
 
     /// Leaves the line (served, or dropped); whether it was first.
     pub(super) fn leave(&mut self, ticket: u64) -> bool {
-        let first = self.is_first(ticket);
+        if self.is_first(ticket) {
+            self.line.pop_front();
+            return true;
+        }
         self.line.retain(|(t, _)| *t != ticket);
-        first
+        false
     }
 
     /// The first reader's waker, to tell it a message may be there.

@@ -54,8 +54,7 @@ impl<R: Reactor, S: Socket> Future for Recv<R, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Multipart>> {
         let this = &mut *self;
         let inner = this.h.inner.clone();
-        let step = inner.recv_step(&mut this.ticket, cx);
-        let (told, partial) = match step {
+        let (told, partial) = match inner.recv_step(&mut this.ticket, cx) {
             Step::Done(result) => {
                 this.leave();
                 return Poll::Ready(result);
@@ -65,18 +64,29 @@ impl<R: Reactor, S: Socket> Future for Recv<R, S> {
         };
         match inner.recv_message(partial) {
             Ok(Some(msg)) => {
+                if let Some(ticket) = this.ticket.take() {
+                    inner.st.borrow_mut().readers.leave(ticket);
+                }
                 // The receive may have consumed the fd's edge: the handle
-                // looks at the socket again (and tells the next in line).
-                this.leave_and_look_again();
+                // looks at the socket again next turn (and tells the next
+                // in line), and settles its fd watch then.
+                inner.recheck();
                 Poll::Ready(Ok(msg))
             }
             Ok(None) => {
-                if told {
-                    // Refused although `ZMQ_EVENTS` showed a message: wait
-                    // for the fd, as the handle's own step does.
-                    inner.st.borrow_mut().refused |= Events::READABLE;
-                }
-                inner.changed(!told);
+                // Nothing now: wait in line (the first poll of a lone
+                // reader tried without joining).
+                let refused = {
+                    let mut st = inner.st.borrow_mut();
+                    st.readers.join(&mut this.ticket, cx.waker());
+                    if told {
+                        // Refused although `ZMQ_EVENTS` showed a message:
+                        // wait for the fd, as the handle's own step does.
+                        st.refused |= Events::READABLE;
+                    }
+                    told
+                };
+                inner.changed(!refused);
                 Poll::Pending
             }
             Err(e) => {
@@ -96,14 +106,6 @@ impl<R: Reactor, S: Socket> Recv<R, S> {
             let was_first = self.h.inner.st.borrow_mut().readers.leave(ticket);
             self.h.inner.changed(was_first);
         }
-    }
-
-    /// Out of the line after a receive: the handle looks again in any case.
-    fn leave_and_look_again(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.h.inner.st.borrow_mut().readers.leave(ticket);
-        }
-        self.h.inner.changed(true);
     }
 }
 
@@ -127,6 +129,16 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         if st.read_cb.is_set() {
             return Step::Done(Err(Error::Zmq(zmq::Error::EBUSY)));
+        }
+        if ticket.is_none() && !st.readers.is_waiting() && st.readers.budget > 0 {
+            // A lone reader: try at once, and join the line only if there
+            // is nothing (no line to keep on the hot path).
+            st.readers.budget -= 1;
+            let told = std::mem::take(&mut st.readers.told_readable);
+            return Step::Receive {
+                told,
+                partial: std::mem::take(&mut st.partial),
+            };
         }
         let joined = ticket.is_none();
         let t = st.readers.join(ticket, cx.waker());
@@ -174,6 +186,8 @@ pub struct Send {
 }
 
 enum SendState {
+    /// Sent in the call.
+    Done,
     Queued(Rc<SendSlot>),
     Failed(Option<Error>),
 }
@@ -182,6 +196,12 @@ impl Send {
     pub(super) fn pending(slot: Rc<SendSlot>) -> Send {
         Send {
             state: SendState::Queued(slot),
+        }
+    }
+
+    pub(super) fn done() -> Send {
+        Send {
+            state: SendState::Done,
         }
     }
 
@@ -197,6 +217,7 @@ impl Future for Send {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match &mut self.state {
+            SendState::Done => Poll::Ready(Ok(())),
             SendState::Queued(slot) => match slot.poll(cx.waker()) {
                 Some(result) => Poll::Ready(result),
                 None => Poll::Pending,

@@ -1,0 +1,98 @@
+//! `send()`: a write whose completion is a future. When nothing is queued
+//! and the socket may take it, the message goes to libzmq right in the
+//! call, frame by frame, with no queue entry and no allocation, so a task
+//! that awaits each send in turn goes at libzmq's pace; otherwise (or for
+//! what libzmq does not take) it is queued like any write.
+
+use std::rc::Rc;
+
+use super::completion::{Done, SendSlot, SlotRef};
+use super::drive::Mode;
+use super::recv::Send;
+use super::{Inner, StreamHandle, frames};
+use crate::{Events, Io, Reactor, Socket};
+
+impl<R: Reactor, S: Socket> StreamHandle<R, S> {
+    /// Queues a multipart message, as [`write_with`](Self::write_with),
+    /// and returns a future that resolves when libzmq took it, or with its
+    /// error (at once with the error of a refused call).
+    pub fn send<I, M>(&self, parts: I) -> Send
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<zmq::Message>,
+    {
+        let mut parts = parts.into_iter().map(Into::into).peekable();
+        if parts.peek().is_none() {
+            return self.send_queued(std::iter::empty());
+        }
+        if !self.inner.may_send_now() {
+            return self.send_queued(parts);
+        }
+        let mut sent_any = false;
+        while let Some(mut frame) = parts.next() {
+            // The next frame is converted (user code) with no borrow held.
+            let more = parts.peek().is_some();
+            match self.inner.kind.socket.send_frame(&mut frame, more) {
+                Ok(Io::Done(())) => {
+                    // libzmq took the content: the empty message left owns
+                    // nothing (as in the write queue).
+                    std::mem::forget(frame);
+                    sent_any = true;
+                }
+                Ok(Io::WouldBlock) => {
+                    // Not taken (or, after the first frame, the rest of an
+                    // atomic message): queued at the head, as any write;
+                    // the turn reads the events first.
+                    self.inner.recheck();
+                    return self.send_queued(std::iter::once(frame).chain(parts));
+                }
+                Err(e) => {
+                    self.inner.recheck();
+                    if e.is_fatal() {
+                        self.inner.fail(self, e);
+                    }
+                    return Send::failed(e);
+                }
+            }
+        }
+        debug_assert!(sent_any);
+        // The send may have consumed the fd's edge: look again next turn.
+        self.inner.recheck();
+        Send::done()
+    }
+
+    fn send_queued(&self, parts: impl Iterator<Item = zmq::Message>) -> Send {
+        let slot = Rc::new(SendSlot::default());
+        let done = Some(Done::Future(SlotRef::new(slot.clone())));
+        match self.inner.queue_write(frames(parts), done) {
+            Ok(()) => Send::pending(slot),
+            Err(e) => Send::failed(e),
+        }
+    }
+}
+
+impl<R: Reactor, S: Socket> Inner<R, S> {
+    /// Whether a `send()` may go straight to libzmq: an open handle whose
+    /// writes flow, nothing queued ahead of it, sends not refused, and
+    /// direct calls left before the next turn (they share the read batch:
+    /// a task that always finds the socket willing still lets the loop go
+    /// round). Uses one unit of that budget when it says yes.
+    fn may_send_now(&self) -> bool {
+        if self.kind.driving.get() || !self.kind.socket.can_send() {
+            return false;
+        }
+        let Ok(mut st) = self.open_mut() else {
+            return false;
+        };
+        let yes = st.usable().is_ok()
+            && st.queue.is_empty()
+            && st.may_send(Mode::Turn)
+            && !st.refused.contains(Events::WRITABLE)
+            && st.readers.budget > 0;
+        if yes {
+            st.readers.budget -= 1;
+            st.readers.told_readable = false;
+        }
+        yes
+    }
+}
