@@ -77,6 +77,43 @@ impl Zmq {
         self.0.start_read(move |h, msg| cb(&Zmq(h.clone()), msg))
     }
 
+    /// As [`start_read`](Self::start_read), but lends each message's
+    /// frames to `cb` instead of giving them away: the handle receives the
+    /// next message into the same frames, so reading costs no allocation
+    /// per message. Copy out what you keep (`frame.to_vec()`), or use
+    /// [`start_read`](Self::start_read) to own the frames.
+    ///
+    /// ```
+    /// use uzmq::{zmq, Loop, RunMode, Zmq};
+    ///
+    /// let ctx = zmq::Context::new();
+    /// let lp = Loop::new()?;
+    /// let pull = ctx.socket(zmq::PULL)?;
+    /// pull.bind("inproc://frames-doc")?;
+    /// let push = ctx.socket(zmq::PUSH)?;
+    /// push.connect("inproc://frames-doc")?;
+    /// for i in 0..3u8 {
+    ///     push.send(&[i][..], 0)?;
+    /// }
+    /// let h = Zmq::new(&lp, pull)?;
+    /// let mut sum = 0u32;
+    /// h.start_read_frames(move |h, frames| {
+    ///     sum += u32::from(frames.expect("message")[0][0]);
+    ///     if sum == 3 {
+    ///         h.close();
+    ///     }
+    /// })?;
+    /// lp.run(RunMode::Default)?;
+    /// # Ok::<(), uzmq::Error>(())
+    /// ```
+    pub fn start_read_frames(
+        &self,
+        mut cb: impl FnMut(&Zmq, Result<&[zmq::Message]>) + 'static,
+    ) -> Result<()> {
+        self.0
+            .start_read_frames(move |h, frames| cb(&Zmq(h.clone()), frames))
+    }
+
     /// No more read callbacks, from the next message on (even inside a
     /// batch); unread messages stay in the socket. The callback is dropped:
     /// [`recv`](Self::recv) can take over.

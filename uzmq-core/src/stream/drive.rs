@@ -314,16 +314,26 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         };
         let mut out = Attempts::default();
         while *left > 0 {
-            let (queued, partial) = {
+            let (queued, partial, mut rx) = {
                 let mut st = self.st.borrow_mut();
                 if !(st.is_reading() && cb.is_current(&st.read_cb)) {
                     break;
                 }
-                (st.queue.len(), std::mem::take(&mut st.partial))
+                let st = &mut *st;
+                (
+                    st.queue.len(),
+                    std::mem::take(&mut st.partial),
+                    std::mem::take(&mut st.rx),
+                )
             };
-            let msg = match self.recv_message(partial) {
-                Ok(Some(msg)) => msg,
-                Ok(None) => {
+            let received = self.recv_into(&mut rx, partial);
+            // Home at once (the callback below gets it by reference): the
+            // frames a lending callback leaves are received into again.
+            let home = |rx| self.st.borrow_mut().rx = rx;
+            match received {
+                Ok(true) => {}
+                Ok(false) => {
+                    home(rx);
                     // The end of a run that received something; an attempt
                     // of its own (and a refusal) when it is the first.
                     if out.moved == 0 {
@@ -333,15 +343,17 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     break;
                 }
                 Err(e) => {
+                    home(rx);
                     // Home first: `fail` hands the error to the callback.
                     drop(cb);
                     self.fail(h, e);
                     return out;
                 }
-            };
+            }
             *left -= 1;
             out.moved += 1;
-            (cb.get())(h, Ok(msg));
+            (cb.get())(h, Ok(&mut rx));
+            home(rx);
             if self.st.borrow().queue.len() > queued {
                 // Home while sending: a send failing for good hands its
                 // error to the read callback too.
@@ -360,6 +372,48 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
         }
         out
+    }
+
+    /// One whole message into `rx`, receiving into the frames it already
+    /// holds (libzmq replaces their content) and dropping frames left over;
+    /// `false` when libzmq has none now. A message whose first frames came
+    /// earlier (`partial`, which libzmq's atomic delivery leaves empty in
+    /// practice) is completed the slow way.
+    fn recv_into(&self, rx: &mut Multipart, partial: Multipart) -> Result<bool> {
+        if !partial.is_empty() {
+            return Ok(match self.recv_message(partial)? {
+                Some(msg) => {
+                    *rx = msg;
+                    true
+                }
+                None => false,
+            });
+        }
+        let mut n = 0;
+        loop {
+            if n == rx.len() {
+                if rx.capacity() == 0 {
+                    // Most messages have one frame: no growth step.
+                    rx.reserve_exact(1);
+                }
+                rx.push(zmq::Message::new());
+            }
+            match self.kind.socket.recv_frame(&mut rx[n])? {
+                Io::Done(more) => {
+                    n += 1;
+                    if !more {
+                        rx.truncate(n);
+                        return Ok(true);
+                    }
+                }
+                Io::WouldBlock => {
+                    if n > 0 {
+                        self.st.borrow_mut().partial = rx.drain(..n).collect();
+                    }
+                    return Ok(false);
+                }
+            }
+        }
     }
 
     /// One whole message (continuing `parts`, usually empty), or `None`

@@ -36,7 +36,10 @@ use write_queue::WriteQueue;
 /// iteration before other handles run.
 pub const DEFAULT_READ_BATCH: usize = 1000;
 
-type ReadCb<R, S> = dyn FnMut(&StreamHandle<R, S>, Result<Multipart>);
+/// The read callback, as stored: it gets the handle's receive buffer,
+/// which it may take (`start_read`) or only look at (`start_read_frames`,
+/// whose frames are then reused for the next message).
+type ReadCb<R, S> = dyn FnMut(&StreamHandle<R, S>, Result<&mut Multipart>);
 type WriteCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
 type ShutdownCb<R, S> = Box<dyn FnOnce(&StreamHandle<R, S>, Result<()>)>;
 /// A cancelled write: its completion (if any) and the result it gets.
@@ -217,6 +220,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 queue_limit: None,
                 feeds: Feeds::default(),
                 readers: Readers::default(),
+                rx: Vec::new(),
             },
         );
         // The fd only says "look again": the turn reads ZMQ_EVENTS.
@@ -258,7 +262,21 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// Hands every whole message received to `cb`, from the loop; replaces
     /// the callback if already reading; resumes writing after `stop`.
-    pub fn start_read(&self, cb: impl FnMut(&Self, Result<Multipart>) + 'static) -> Result<()> {
+    pub fn start_read(&self, mut cb: impl FnMut(&Self, Result<Multipart>) + 'static) -> Result<()> {
+        self.start_reading(Box::new(move |h, msg| cb(h, msg.map(std::mem::take))))
+    }
+
+    /// As [`start_read`](Self::start_read), but lends each message's frames
+    /// to `cb`: the handle keeps them and receives the next message into
+    /// the same frames (no allocation per message).
+    pub fn start_read_frames(
+        &self,
+        mut cb: impl FnMut(&Self, Result<&[zmq::Message]>) + 'static,
+    ) -> Result<()> {
+        self.start_reading(Box::new(move |h, msg| cb(h, msg.map(|m| &m[..]))))
+    }
+
+    fn start_reading(&self, cb: Box<ReadCb<R, S>>) -> Result<()> {
         let old = {
             let mut st = self.inner.open_mut()?;
             if !self.inner.kind.socket.can_recv() {
@@ -270,7 +288,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 return Err(Error::Zmq(zmq::Error::EBUSY));
             }
             st.stream = Stream::Open(Flow::Reading);
-            st.read_cb.replace(Box::new(cb))
+            st.read_cb.replace(cb)
         };
         drop(old);
         self.inner.changed(true);

@@ -98,6 +98,9 @@ pub(super) struct State<R: Reactor, S: Socket> {
     pub(super) feeds: Feeds<R>,
     /// Pending `recv()` futures.
     pub(super) readers: Readers,
+    /// The read callback's receive buffer: frames lent to a
+    /// `start_read_frames` callback stay here and are received into again.
+    pub(super) rx: Multipart,
 }
 
 impl<R: Reactor, S: Socket> State<R, S> {

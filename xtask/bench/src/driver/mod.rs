@@ -77,13 +77,17 @@ impl Variant {
     /// (a future costs a little more per round trip: 1.10).
     pub const ASYNC: Variant =
         Variant::uzmq("async", "uzmq async", &["w1", "w2", "w3", "w4", "w5"], 1.10);
+    /// `uzmq-peer --handle frames`: `Zmq` read with lent, reused frames.
+    pub const FRAMES: Variant =
+        Variant::uzmq("frames", "uzmq Zmq frames", &["w1", "w5"], 1.05);
     /// `uzmq-peer --handle sender`: W6's producer threads through a `Sender`.
     pub const SENDER: Variant = Variant::uzmq("sender", "uzmq Sender", &["w6"], 1.05);
 
     /// All variants, in table order; raw first.
-    pub const ALL: [Variant; 5] = [
+    pub const ALL: [Variant; 6] = [
         Variant::RAW,
         Variant::STREAM,
+        Variant::FRAMES,
         Variant::POLL,
         Variant::ASYNC,
         Variant::SENDER,

@@ -180,7 +180,7 @@ pub fn uzmq(kind: HandleKind, p: &FanIn) -> Result<Outcome, Failure> {
     for socket in pulls {
         let (c, e, done) = (count.clone(), error.clone(), close_all.clone());
         match kind {
-            HandleKind::Stream => {
+            HandleKind::Stream | HandleKind::Frames => {
                 let h = Zmq::new(&lp, socket)?;
                 h.start_read(move |_, msg| match msg {
                     Ok(parts) => {

@@ -51,7 +51,7 @@ impl IdleHandles {
         let mut closers: Vec<Closer> = Vec::with_capacity(sockets.len());
         for socket in sockets {
             match kind {
-                HandleKind::Stream => {
+                HandleKind::Stream | HandleKind::Frames => {
                     let h = Zmq::new(lp, socket)?;
                     h.start_read(|_, _| {})?;
                     closers.push(Box::new(move || h.close()));

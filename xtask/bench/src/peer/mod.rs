@@ -73,6 +73,9 @@ pub enum HandleKind {
     Stream,
     /// `ZmqPoll`: recv/send with `DONTWAIT` from the poll callback.
     Poll,
+    /// `Zmq` read with `start_read_frames` (frames lent and reused); as
+    /// `Stream` for everything but receiving.
+    Frames,
 }
 
 impl HandleKind {
@@ -81,6 +84,7 @@ impl HandleKind {
         match self {
             HandleKind::Stream => "stream",
             HandleKind::Poll => "poll",
+            HandleKind::Frames => "frames",
         }
     }
 }
@@ -476,6 +480,7 @@ fn parse_common(
         // W6 has one uzmq variant: the producers' `Sender`.
         None if command == "w6" => Handle::Sender,
         None | Some("stream") => Handle::Callback(HandleKind::Stream),
+        Some("frames") => Handle::Callback(HandleKind::Frames),
         Some("poll") => Handle::Callback(HandleKind::Poll),
         Some("async") => Handle::Async,
         Some("sender") => Handle::Sender,

@@ -79,6 +79,34 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
                 h.close();
             })?;
         }
+        HandleKind::Frames => {
+            let h = Zmq::new(&lp, socket)?;
+            let (c, t, e) = (count.clone(), timer.clone(), error.clone());
+            h.start_read_frames(move |h, msg| match msg {
+                Ok(parts) => {
+                    let mut c = c.borrow_mut();
+                    let last = parts.len() - 1;
+                    let mut done = false;
+                    for (i, frame) in parts.iter().enumerate() {
+                        done = c.frame(frame.len(), i < last);
+                    }
+                    if done {
+                        h.close();
+                        t.close();
+                    }
+                }
+                Err(err) => {
+                    note(&e, err);
+                    h.close();
+                    t.close();
+                }
+            })?;
+            let to = timed_out.clone();
+            arm(&timer, p.timeout, move || {
+                to.set(true);
+                h.close();
+            })?;
+        }
         HandleKind::Poll => {
             let h = ZmqPoll::new(&lp, socket)?;
             let (c, t, e) = (count.clone(), timer.clone(), error.clone());
@@ -150,7 +178,7 @@ pub fn w2(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
     let timed_out = Rc::new(Cell::new(false));
     let window = Window::new();
     match kind {
-        HandleKind::Stream => {
+        HandleKind::Stream | HandleKind::Frames => {
             let h = Zmq::new(&lp, socket)?;
             let mut msgs = prepared.take_all();
             let last = msgs.pop().expect("n >= 1");
@@ -253,7 +281,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
     let timed_out = Rc::new(Cell::new(false));
     let n = p.n;
     match kind {
-        HandleKind::Stream => {
+        HandleKind::Stream | HandleKind::Frames => {
             let h = Zmq::new(&lp, socket)?;
             let (s, t, e) = (served.clone(), ender.clone(), error.clone());
             h.start_read(move |h, msg| {
@@ -373,7 +401,7 @@ pub fn w4(kind: HandleKind, p: &Idle) -> Result<Outcome, Failure> {
     let received = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let close: Box<dyn Fn()> = match kind {
-        HandleKind::Stream => {
+        HandleKind::Stream | HandleKind::Frames => {
             let h = Zmq::new(&lp, socket)?;
             let (r, e) = (received.clone(), error.clone());
             h.start_read(move |_, msg| match msg {
