@@ -312,28 +312,26 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) else {
             return Attempts::default();
         };
+        // The receive buffer, out of the state for the batch (home again
+        // on every exit, unwind included).
+        let mut rx = RxOut::take(&self.st);
         let mut out = Attempts::default();
+        let mut queued = self.st.borrow().queue.len();
         while *left > 0 {
-            let (queued, partial, mut rx) = {
+            let partial = {
                 let mut st = self.st.borrow_mut();
                 if !(st.is_reading() && cb.is_current(&st.read_cb)) {
                     break;
                 }
-                let st = &mut *st;
-                (
-                    st.queue.len(),
-                    std::mem::take(&mut st.partial),
-                    std::mem::take(&mut st.rx),
-                )
+                if st.partial.is_empty() {
+                    Vec::new()
+                } else {
+                    std::mem::take(&mut st.partial)
+                }
             };
-            let received = self.recv_into(&mut rx, partial);
-            // Home at once (the callback below gets it by reference): the
-            // frames a lending callback leaves are received into again.
-            let home = |rx| self.st.borrow_mut().rx = rx;
-            match received {
+            match self.recv_into(&mut rx.buf, partial) {
                 Ok(true) => {}
                 Ok(false) => {
-                    home(rx);
                     // The end of a run that received something; an attempt
                     // of its own (and a refusal) when it is the first.
                     if out.moved == 0 {
@@ -343,7 +341,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     break;
                 }
                 Err(e) => {
-                    home(rx);
+                    drop(rx);
                     // Home first: `fail` hands the error to the callback.
                     drop(cb);
                     self.fail(h, e);
@@ -352,8 +350,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
             *left -= 1;
             out.moved += 1;
-            (cb.get())(h, Ok(&mut rx));
-            home(rx);
+            (cb.get())(h, Ok(&mut rx.buf));
             if self.st.borrow().queue.len() > queued {
                 // Home while sending: a send failing for good hands its
                 // error to the read callback too.
@@ -369,6 +366,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     Some(cb) => cb,
                     None => break,
                 };
+                queued = self.st.borrow().queue.len();
             }
         }
         out
@@ -510,5 +508,28 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         cb(h, result);
         self.changed(false);
+    }
+}
+
+/// The read callback's receive buffer while a batch runs: out of the state
+/// (so the callback can have it by reference with no borrow held), and
+/// home again when dropped, also on unwind.
+struct RxOut<'a, R: Reactor, S: Socket> {
+    st: &'a std::cell::RefCell<super::state::State<R, S>>,
+    buf: Multipart,
+}
+
+impl<'a, R: Reactor, S: Socket> RxOut<'a, R, S> {
+    fn take(st: &'a std::cell::RefCell<super::state::State<R, S>>) -> Self {
+        let buf = std::mem::take(&mut st.borrow_mut().rx);
+        RxOut { st, buf }
+    }
+}
+
+impl<R: Reactor, S: Socket> Drop for RxOut<'_, R, S> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.st.try_borrow_mut() {
+            st.rx = std::mem::take(&mut self.buf);
+        }
     }
 }
