@@ -68,7 +68,7 @@ impl Sender {
     /// taken by libzmq. `Err(Error::Closed)` once the handle closed (or its
     /// loop went), or the error that stopped it for good.
     pub fn send(&self, msg: impl Into<zmq::Message>) -> Result<()> {
-        self.0.send(vec![msg.into()])
+        self.0.send_one(msg.into())
     }
 
     /// As [`send`](Self::send), for a multipart message, handed over whole;
@@ -84,7 +84,7 @@ impl Sender {
     /// As [`send`](Self::send), without blocking: `Err(Error::QueueFull)`
     /// when the channel is at capacity (the message is dropped).
     pub fn try_send(&self, msg: impl Into<zmq::Message>) -> Result<()> {
-        self.0.try_send(vec![msg.into()])
+        self.0.try_send_one(msg.into())
     }
 
     /// As [`send_multipart`](Self::send_multipart), without blocking:

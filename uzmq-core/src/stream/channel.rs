@@ -18,14 +18,22 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::remote::{Door, Work};
 use crate::{Error, Multipart, Reactor, Result};
 
+/// A message handed over: one frame (most of them, with no `Vec` to
+/// allocate on one thread and free on another) or several.
+pub(crate) enum Handed {
+    One(zmq::Message),
+    Many(Multipart),
+}
+
 struct State {
     /// Handed over, not yet taken into the write queue.
-    handed: VecDeque<Multipart>,
+    handed: VecDeque<Handed>,
     /// Handed over and not yet taken by libzmq, failed or dropped.
     outstanding: usize,
     capacity: usize,
@@ -50,6 +58,10 @@ pub(crate) struct Channel<R: Reactor> {
     st: Mutex<State>,
     space: Condvar,
     door: Arc<Door<R>>,
+    /// Writes of this channel completed since the loop last released their
+    /// capacity: counted on the loop's thread only, and released in one go
+    /// at the end of the handle's step (one lock, one wake-up per batch).
+    done: AtomicUsize,
 }
 
 impl<R: Reactor> Channel<R> {
@@ -66,6 +78,7 @@ impl<R: Reactor> Channel<R> {
             }),
             space: Condvar::new(),
             door,
+            done: AtomicUsize::new(0),
         })
     }
 
@@ -75,7 +88,7 @@ impl<R: Reactor> Channel<R> {
     }
 
     /// Hands `parts` over; with `block`, waits for capacity.
-    fn push(self: &Arc<Self>, parts: Multipart, block: bool) -> Result<()> {
+    fn push(self: &Arc<Self>, parts: Handed, block: bool) -> Result<()> {
         let mut st = self.lock();
         loop {
             if let Some(e) = st.refusal {
@@ -122,7 +135,7 @@ impl<R: Reactor> Channel<R> {
     }
 
     /// The loop's look: hands what was handed over to `into`, in order.
-    pub(crate) fn take(&self, mut into: impl FnMut(Multipart)) -> Taken {
+    pub(crate) fn take(&self, mut into: impl FnMut(Handed)) -> Taken {
         let (handed, senders) = {
             let mut st = self.lock();
             st.poked = false;
@@ -133,8 +146,24 @@ impl<R: Reactor> Channel<R> {
         Taken { senders }
     }
 
+    /// One of this channel's writes is done (taken, failed or dropped);
+    /// its capacity comes back at [`release_done`](Self::release_done).
+    pub(crate) fn note_done(&self) {
+        // Only the loop's thread counts and releases: no ordering needed
+        // beyond the channel lock taken by the release.
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Releases the capacity of the writes done since the last call.
+    pub(crate) fn release_done(&self) {
+        let n = self.done.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            self.release(n);
+        }
+    }
+
     /// `n` messages left libzmq's way (taken, failed or dropped).
-    pub(crate) fn release(&self, n: usize) {
+    fn release(&self, n: usize) {
         let mut st = self.lock();
         st.outstanding = st.outstanding.saturating_sub(n);
         if st.waiting > 0 {
@@ -190,14 +219,24 @@ impl<R: Reactor> SenderHandle<R> {
     /// that stopped it after a fatal one; zero parts is `Err(EINVAL)`.
     pub fn send(&self, parts: Multipart) -> Result<()> {
         check_parts(&parts)?;
-        self.end.channel.push(parts, true)
+        self.end.channel.push(Handed::Many(parts), true)
+    }
+
+    /// [`send`](Self::send) of a one-frame message.
+    pub fn send_one(&self, msg: zmq::Message) -> Result<()> {
+        self.end.channel.push(Handed::One(msg), true)
+    }
+
+    /// [`try_send`](Self::try_send) of a one-frame message.
+    pub fn try_send_one(&self, msg: zmq::Message) -> Result<()> {
+        self.end.channel.push(Handed::One(msg), false)
     }
 
     /// As [`send`](Self::send), without blocking: `Err(QueueFull)` at
     /// capacity (the message is dropped).
     pub fn try_send(&self, parts: Multipart) -> Result<()> {
         check_parts(&parts)?;
-        self.end.channel.push(parts, false)
+        self.end.channel.push(Handed::Many(parts), false)
     }
 
     /// Whether the handle closed (or its loop went, or it failed for good).

@@ -25,7 +25,7 @@ impl<R: Reactor, S: Socket> Done<R, S> {
     pub(super) fn complete(self, h: &StreamHandle<R, S>, result: Result<()>) {
         match self {
             Done::Callback(cb) => cb(h, result),
-            Done::Channel(channel) => channel.release(1),
+            Done::Channel(channel) => channel.note_done(),
             Done::Future(slot) => slot.finish(result),
         }
     }

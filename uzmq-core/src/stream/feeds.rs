@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::channel::Channel;
+use super::channel::{Channel, Handed};
 use super::completion::Done;
 use super::write_queue::WriteQueue;
 use crate::{Error, Reactor, Socket};
@@ -43,14 +43,25 @@ impl<R: Reactor> Feeds<R> {
     pub(super) fn take_into<S: Socket>(&mut self, queue: &mut WriteQueue<Done<R, S>>) {
         let mut i = 0;
         while let Some(channel) = self.open.get(i) {
-            let taken = channel.take(|parts| {
-                queue.push(parts.into_iter(), Some(Done::Channel(channel.clone())));
+            let taken = channel.take(|handed| {
+                let done = Some(Done::Channel(channel.clone()));
+                match handed {
+                    Handed::One(msg) => queue.push(std::iter::once(msg), done),
+                    Handed::Many(parts) => queue.push(parts.into_iter(), done),
+                }
             });
             if taken.senders {
                 i += 1;
             } else {
                 self.retired.push(self.open.swap_remove(i));
             }
+        }
+    }
+
+    /// Gives back the capacity of the writes done in this step.
+    pub(super) fn release_done(&self) {
+        for channel in &self.open {
+            channel.release_done();
         }
     }
 
