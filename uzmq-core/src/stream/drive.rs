@@ -124,6 +124,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
         };
         drop(driving);
+        // Capacity of the channel messages libzmq took, in one go.
+        self.st.borrow().feeds.release_done();
         if capped {
             // More may be waiting, with no edge to come: next iteration.
             self.schedule();
