@@ -478,6 +478,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         frames: impl ExactSizeIterator<Item = zmq::Message>,
         mut done: Option<Done<R, S>>,
     ) -> Result<()> {
+        // Whether the write changed nothing the loop side depends on: the
+        // queue was not empty and the flow stays as it was (then the fd
+        // watch, the keep-alive and the rest are already right).
+        let mut unchanged = false;
         let refused = match self.open_mut() {
             Err(e) => Some(e),
             Ok(_) if !self.kind.socket.can_send() => Some(Error::Zmq(zmq::Error::ENOTSUP)),
@@ -487,9 +491,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     .err()
                     .or_else(|| st.queue.refusal(frames.len(), st.queue_limit));
                 if refused.is_none() {
+                    let was_empty = st.queue.is_empty();
                     st.queue.push(frames, done.take());
                     if let Stream::Open(flow) = &mut st.stream {
+                        let before = *flow;
                         *flow = flow.write();
+                        unchanged = !was_empty && *flow == before;
                     }
                 }
                 refused
@@ -499,7 +506,11 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             drop(done);
             return Err(e);
         }
-        self.changed(true);
+        if unchanged {
+            self.recheck();
+        } else {
+            self.changed(true);
+        }
         Ok(())
     }
 
