@@ -78,8 +78,7 @@ impl Variant {
     pub const ASYNC: Variant =
         Variant::uzmq("async", "uzmq async", &["w1", "w2", "w3", "w4", "w5"], 1.10);
     /// `uzmq-peer --handle frames`: `Zmq` read with lent, reused frames.
-    pub const FRAMES: Variant =
-        Variant::uzmq("frames", "uzmq Zmq frames", &["w1", "w5"], 1.05);
+    pub const FRAMES: Variant = Variant::uzmq("frames", "uzmq Zmq frames", &["w1", "w5"], 1.05);
     /// `uzmq-peer --handle sender`: W6's producer threads through a `Sender`.
     pub const SENDER: Variant = Variant::uzmq("sender", "uzmq Sender", &["w6"], 1.05);
 
