@@ -17,12 +17,51 @@ pub const CRATES: [&str; 4] = ["uzmq-core", "uzmq-zmq", "uzmq-uv", "uzmq"];
 /// is already on crates.io. `--allow-dirty`: this checks the packages, it
 /// publishes nothing, so uncommitted work is fine.
 pub fn check() -> Result {
+    forget_unpacked_siblings();
     let mut command = cmd::cargo();
     command.args(["package", "--offline", "--allow-dirty"]);
     for name in CRATES {
         command.args(["--package", name]);
     }
     cmd::run(&mut command)
+}
+
+/// Removes the copies of our packages that earlier runs unpacked from
+/// their local registry (`$CARGO_HOME/registry/src/-<hash>/uzmq-core-0.1.0`
+/// and so on). Cargo reuses such a copy when the version is unchanged, so
+/// without this the verification of one package builds against an older
+/// copy of a sibling. Only local registries' directories (named with a
+/// leading `-`) are touched; crates.io's are left alone.
+fn forget_unpacked_siblings() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(unpacked) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for dir in unpacked.flatten() {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            let ours = CRATES.iter().any(|c| {
+                name.strip_prefix(c)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|ch: char| ch.is_ascii_digit()))
+            });
+            if ours {
+                // A failure leaves the old copy: the verification says so.
+                let _ = std::fs::remove_dir_all(dir.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
