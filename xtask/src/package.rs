@@ -18,6 +18,7 @@ pub const CRATES: [&str; 4] = ["uzmq-core", "uzmq-zmq", "uzmq-uv", "uzmq"];
 /// publishes nothing, so uncommitted work is fine.
 pub fn check() -> Result {
     forget_unpacked_siblings();
+    forget_built_siblings();
     let mut command = cmd::cargo();
     command.args(["package", "--offline", "--allow-dirty"]);
     for name in CRATES {
@@ -60,6 +61,42 @@ fn forget_unpacked_siblings() {
                 // A failure leaves the old copy: the verification says so.
                 let _ = std::fs::remove_dir_all(dir.path());
             }
+        }
+    }
+}
+
+/// Removes the build fingerprints of our packages as built from their
+/// local registry by earlier verifications (found by their dep-info files,
+/// which name the unpacked sources). Cargo takes a registry package of an
+/// unchanged version as unchanged, so it would link the verification of
+/// one package against an older build of a sibling.
+fn forget_built_siblings() {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cmd::workspace_root().join("target"));
+    let debug = target.join("debug");
+    let Ok(deps) = std::fs::read_dir(debug.join("deps")) else {
+        return;
+    };
+    for dep in deps.flatten() {
+        let name = dep.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".d") else {
+            continue;
+        };
+        let Some((krate, hash)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        let package = krate.replace('_', "-");
+        if !CRATES.contains(&package.as_str()) {
+            continue;
+        }
+        let from_local_registry =
+            std::fs::read_to_string(dep.path()).is_ok_and(|text| text.contains("/registry/src/-"));
+        if from_local_registry {
+            let fingerprint = debug.join(".fingerprint").join(format!("{package}-{hash}"));
+            // A failure leaves the old build: the verification says so.
+            let _ = std::fs::remove_dir_all(fingerprint);
+            let _ = std::fs::remove_file(dep.path());
         }
     }
 }
