@@ -583,3 +583,139 @@ fn block_on_polls_again_a_future_that_woke_itself() {
     )
     .expect("block_on");
 }
+
+/// What a `send()` schedule does.
+#[derive(Debug, Clone, Copy)]
+enum SendStep {
+    /// `send()` of the next message (polled once at once, as a task would).
+    Send,
+    /// `write_multipart()` of the next message.
+    Write,
+    /// Poll every pending `send()` future.
+    PollAll,
+    /// Drop pending future `i % len` (its message stays queued).
+    Drop(usize),
+    /// The peer receives what it can.
+    PeerRecv,
+    Run(RunMode),
+}
+
+fn send_schedule() -> impl Strategy<Value = Vec<SendStep>> {
+    let step = prop_oneof![
+        6 => Just(SendStep::Send),
+        2 => Just(SendStep::Write),
+        4 => Just(SendStep::PollAll),
+        1 => any::<usize>().prop_map(SendStep::Drop),
+        4 => Just(SendStep::PeerRecv),
+        4 => prop_oneof![Just(RunMode::NoWait), Just(RunMode::Once)].prop_map(SendStep::Run),
+    ];
+    prop::collection::vec(step, 0..=80)
+}
+
+/// `send()` futures and plain writes on a PUSH handle: every message goes
+/// out exactly once, in call order (a `send()` sent in the call never
+/// overtakes a queued write), and a `send()` resolves `Ok` only once
+/// libzmq has its message.
+fn run_sends(seed: u64, sndhwm: usize, batch: usize, steps: Vec<SendStep>) -> Result<(), String> {
+    let lp = new_loop(seed);
+    let config = MockConfig {
+        sndhwm,
+        ..MockConfig::default()
+    };
+    let (socket, peer) = mock_pair(MockKind::Push, config, seed);
+    let probe = socket.probe();
+    let h = StreamHandle::new(&lp, socket).map_err(|e| e.to_string())?;
+    h.set_read_batch(batch);
+    let waker = Waker::from(Arc::new(Counter::default()));
+    let mut cx = Context::from_waker(&waker);
+    let mut pending: Vec<(usize, uzmq_core::Send)> = Vec::new();
+    let (mut next, mut received) = (0usize, Vec::new());
+    let peer_recv = |received: &mut Vec<usize>| {
+        while let Some(msg) = peer.recv() {
+            let n: usize = String::from_utf8_lossy(&msg[0]).parse().expect("a number");
+            received.push(n);
+        }
+    };
+    for step in steps {
+        match step {
+            SendStep::Send => {
+                let mut fut = h.send([next.to_string().into_bytes()]);
+                match Pin::new(&mut fut).poll(&mut cx) {
+                    Poll::Ready(Ok(())) => {
+                        if probe.pending_outbound() + peer.pending_outbound() == 0
+                            && !received.contains(&next)
+                        {
+                            return Err(format!("send {next} resolved before libzmq had it"));
+                        }
+                    }
+                    Poll::Ready(Err(e)) => return Err(format!("send {next}: {e}")),
+                    Poll::Pending => pending.push((next, fut)),
+                }
+                next += 1;
+            }
+            SendStep::Write => {
+                h.write_multipart([next.to_string().into_bytes()])
+                    .map_err(|e| format!("write {next}: {e}"))?;
+                next += 1;
+            }
+            SendStep::PollAll => {
+                let mut still = Vec::new();
+                for (n, mut fut) in pending.drain(..) {
+                    match Pin::new(&mut fut).poll(&mut cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Err(format!("send {n}: {e}")),
+                        Poll::Pending => still.push((n, fut)),
+                    }
+                }
+                pending = still;
+            }
+            SendStep::Drop(i) if !pending.is_empty() => {
+                let i = i % pending.len();
+                pending.remove(i);
+            }
+            SendStep::Drop(_) => {}
+            SendStep::PeerRecv => peer_recv(&mut received),
+            SendStep::Run(mode) => {
+                lp.run(mode).map_err(|e| e.to_string())?;
+            }
+        }
+        if received.iter().enumerate().any(|(i, &n)| i != n) {
+            return Err(format!("out of order or duplicated: {received:?}"));
+        }
+    }
+    // The end: the peer reads everything.
+    for _ in 0..(next + 4) * 4 {
+        peer_recv(&mut received);
+        lp.run(RunMode::NoWait).map_err(|e| e.to_string())?;
+        if received.len() == next {
+            break;
+        }
+    }
+    peer_recv(&mut received);
+    if received != (0..next).collect::<Vec<_>>() {
+        return Err(format!("{next} sent, received {received:?}"));
+    }
+    for (n, mut fut) in pending {
+        if Pin::new(&mut fut).poll(&mut cx) != Poll::Ready(Ok(())) {
+            return Err(format!(
+                "send {n} did not resolve Ok once its message went out"
+            ));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn send_futures_keep_call_order_and_resolve_once_taken(
+        seed in any::<u64>(),
+        sndhwm in 1usize..=4,
+        batch in 1usize..=4,
+        steps in send_schedule(),
+    ) {
+        let result = run_sends(mock_seed(seed), sndhwm, batch, steps);
+        prop_assert!(result.is_ok(), "{}", result.unwrap_err());
+    }
+}
