@@ -671,7 +671,7 @@ fn run_sends(seed: u64, sndhwm: usize, batch: usize, steps: Vec<SendStep>) -> Re
             }
             SendStep::Drop(i) if !pending.is_empty() => {
                 let i = i % pending.len();
-                pending.remove(i);
+                drop(pending.remove(i));
             }
             SendStep::Drop(_) => {}
             SendStep::PeerRecv => peer_recv(&mut received),

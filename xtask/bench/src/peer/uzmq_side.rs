@@ -51,10 +51,11 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
     let error: ErrorSlot = Rc::default();
     let timed_out = Rc::new(Cell::new(false));
     match kind {
-        HandleKind::Stream => {
+        HandleKind::Stream | HandleKind::Frames => {
             let h = Zmq::new(&lp, socket)?;
             let (c, t, e) = (count.clone(), timer.clone(), error.clone());
-            h.start_read(move |h, msg| match msg {
+            // The same count for both read APIs: owned frames or lent ones.
+            let on_message = move |h: &Zmq, msg: uzmq::Result<&[zmq::Message]>| match msg {
                 Ok(parts) => {
                     let mut c = c.borrow_mut();
                     let last = parts.len() - 1;
@@ -72,35 +73,12 @@ pub fn w1(kind: HandleKind, p: &Flow) -> Result<Outcome, Failure> {
                     h.close();
                     t.close();
                 }
-            })?;
-            let to = timed_out.clone();
-            arm(&timer, p.timeout, move || {
-                to.set(true);
-                h.close();
-            })?;
-        }
-        HandleKind::Frames => {
-            let h = Zmq::new(&lp, socket)?;
-            let (c, t, e) = (count.clone(), timer.clone(), error.clone());
-            h.start_read_frames(move |h, msg| match msg {
-                Ok(parts) => {
-                    let mut c = c.borrow_mut();
-                    let last = parts.len() - 1;
-                    let mut done = false;
-                    for (i, frame) in parts.iter().enumerate() {
-                        done = c.frame(frame.len(), i < last);
-                    }
-                    if done {
-                        h.close();
-                        t.close();
-                    }
-                }
-                Err(err) => {
-                    note(&e, err);
-                    h.close();
-                    t.close();
-                }
-            })?;
+            };
+            if kind == HandleKind::Frames {
+                h.start_read_frames(on_message)?;
+            } else {
+                h.start_read(move |h, msg| on_message(h, msg.as_deref().map_err(|e| *e)))?;
+            }
             let to = timed_out.clone();
             arm(&timer, p.timeout, move || {
                 to.set(true);
