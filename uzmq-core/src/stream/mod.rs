@@ -27,8 +27,9 @@ pub use channel::SenderHandle;
 use completion::Done;
 use feeds::Feeds;
 use readers::{Readers, Wakers};
-pub use recv::{Recv, Send};
+pub use recv::Recv;
 use retry::Retry;
+pub use send::Send;
 use state::{Flow, State, Stream};
 use write_queue::WriteQueue;
 

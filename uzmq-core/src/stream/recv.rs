@@ -1,16 +1,14 @@
-//! The futures of a stream handle: [`Recv`] (the next whole message) and
-//! [`Send`] (a queued write's completion), on the same state as the
-//! callbacks: the handle's step tells the first pending `Recv` when
+//! [`Recv`], the future of a stream handle's next whole message, on the
+//! same state as the read callback: the handle's step tells the first
+//! pending `Recv` when
 //! `ZMQ_EVENTS` shows a message, and `Recv` then receives it itself, in
 //! its own poll, so a message leaves the socket only for a future that
 //! completes with it (dropping a pending `Recv` loses nothing).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::completion::SendSlot;
 use super::{Inner, StreamHandle};
 use crate::{Error, Events, Multipart, Reactor, Result, Socket};
 
@@ -173,57 +171,6 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 true
             }
             None => false,
-        }
-    }
-}
-
-/// The future of [`StreamHandle::send`]: resolves when libzmq took the
-/// message, or with its error. The message was queued at the call;
-/// dropping the future does not unqueue it.
-#[must_use = "the message is queued; the future tells when it went out"]
-pub struct Send {
-    state: SendState,
-}
-
-enum SendState {
-    /// Sent in the call.
-    Done,
-    Queued(Rc<SendSlot>),
-    Failed(Option<Error>),
-}
-
-impl Send {
-    pub(super) fn pending(slot: Rc<SendSlot>) -> Send {
-        Send {
-            state: SendState::Queued(slot),
-        }
-    }
-
-    pub(super) fn done() -> Send {
-        Send {
-            state: SendState::Done,
-        }
-    }
-
-    pub(super) fn failed(e: Error) -> Send {
-        Send {
-            state: SendState::Failed(Some(e)),
-        }
-    }
-}
-
-impl Future for Send {
-    type Output = Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        match &mut self.state {
-            SendState::Done => Poll::Ready(Ok(())),
-            SendState::Queued(slot) => match slot.poll(cx.waker()) {
-                Some(result) => Poll::Ready(result),
-                None => Poll::Pending,
-            },
-            // Polled again after completion: the error once, then Closed.
-            SendState::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
         }
     }
 }

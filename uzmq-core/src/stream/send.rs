@@ -4,13 +4,15 @@
 //! that awaits each send in turn goes at libzmq's pace; otherwise (or for
 //! what libzmq does not take) it is queued like any write.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use super::completion::{Done, SendSlot, SlotRef};
 use super::drive::Mode;
-use super::recv::Send;
 use super::{Inner, StreamHandle, frames};
-use crate::{Events, Io, Reactor, Socket};
+use crate::{Error, Events, Io, Reactor, Result, Socket};
 
 impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     /// Queues a multipart message, as [`write_with`](Self::write_with),
@@ -94,5 +96,56 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             st.readers.told_readable = false;
         }
         yes
+    }
+}
+
+/// The future of [`StreamHandle::send`]: resolves when libzmq took the
+/// message, or with its error. The message was queued at the call;
+/// dropping the future does not unqueue it.
+#[must_use = "the message is queued; the future tells when it went out"]
+pub struct Send {
+    state: SendState,
+}
+
+enum SendState {
+    /// Sent in the call.
+    Done,
+    Queued(Rc<SendSlot>),
+    Failed(Option<Error>),
+}
+
+impl Send {
+    pub(super) fn pending(slot: Rc<SendSlot>) -> Send {
+        Send {
+            state: SendState::Queued(slot),
+        }
+    }
+
+    pub(super) fn done() -> Send {
+        Send {
+            state: SendState::Done,
+        }
+    }
+
+    pub(super) fn failed(e: Error) -> Send {
+        Send {
+            state: SendState::Failed(Some(e)),
+        }
+    }
+}
+
+impl Future for Send {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match &mut self.state {
+            SendState::Done => Poll::Ready(Ok(())),
+            SendState::Queued(slot) => match slot.poll(cx.waker()) {
+                Some(result) => Poll::Ready(result),
+                None => Poll::Pending,
+            },
+            // Polled again after completion: the error once, then Closed.
+            SendState::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+        }
     }
 }
