@@ -719,3 +719,144 @@ proptest! {
         prop_assert!(result.is_ok(), "{}", result.unwrap_err());
     }
 }
+
+/// What a PAIR schedule does: `send()`s and `recv()`s on one handle.
+#[derive(Debug, Clone, Copy)]
+enum PairStep {
+    Send,
+    /// The peer delivers a message to the handle.
+    Deliver,
+    /// A `recv()` polled once, kept if pending.
+    Recv,
+    /// Poll the pending `recv()`s whose waker was called.
+    PollWoken,
+    PeerRecv,
+    Run(RunMode),
+}
+
+fn pair_schedule() -> impl Strategy<Value = Vec<PairStep>> {
+    let step = prop_oneof![
+        4 => Just(PairStep::Send),
+        4 => Just(PairStep::Deliver),
+        3 => Just(PairStep::Recv),
+        4 => Just(PairStep::PollWoken),
+        3 => Just(PairStep::PeerRecv),
+        4 => prop_oneof![Just(RunMode::NoWait), Just(RunMode::Once)].prop_map(PairStep::Run),
+    ];
+    prop::collection::vec(step, 0..=80)
+}
+
+/// Sends straight to libzmq on a handle that also waits to receive: a
+/// direct send may consume the fd's edge a waiting `recv()` needs, so the
+/// handle must look again; nothing delivered may sit unnoticed.
+fn run_pair(seed: u64, hwm: usize, steps: Vec<PairStep>) -> Result<(), String> {
+    let lp = new_loop(seed);
+    let config = MockConfig {
+        sndhwm: hwm,
+        rcvhwm: hwm,
+        ..MockConfig::default()
+    };
+    let (socket, peer) = mock_pair(MockKind::Pair, config, seed);
+    let probe = socket.probe();
+    let h = StreamHandle::new(&lp, socket).map_err(|e| e.to_string())?;
+    let mut readers: Vec<(Arc<Counter>, Recv<_, _>)> = Vec::new();
+    let (mut sent, mut delivered, mut got, mut peer_got) = (0usize, 0usize, 0usize, 0usize);
+    let poll_reader = |wakes: &Arc<Counter>, fut: &mut Recv<_, _>, got: &mut usize| {
+        wakes.0.store(0, Ordering::SeqCst);
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        match Pin::new(fut).poll(&mut cx) {
+            Poll::Ready(Ok(_)) => {
+                *got += 1;
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(format!("recv: {e}")),
+            Poll::Pending => Ok(false),
+        }
+    };
+    let mut cx_waker = Context::from_waker(std::task::Waker::noop());
+    for step in steps {
+        match step {
+            PairStep::Send => {
+                let mut fut = h.send([b"s".to_vec()]);
+                if let Poll::Ready(Err(e)) = Pin::new(&mut fut).poll(&mut cx_waker) {
+                    return Err(format!("send: {e}"));
+                }
+                sent += 1;
+            }
+            PairStep::Deliver => {
+                if peer.send(&[b"d"]) {
+                    delivered += 1;
+                }
+            }
+            PairStep::Recv => {
+                let wakes = Arc::new(Counter::default());
+                let mut fut = h.recv();
+                if !poll_reader(&wakes, &mut fut, &mut got)? {
+                    readers.push((wakes, fut));
+                }
+            }
+            PairStep::PollWoken => {
+                let mut still = Vec::new();
+                for (wakes, mut fut) in readers.drain(..) {
+                    if wakes.0.load(Ordering::SeqCst) == 0
+                        || !poll_reader(&wakes, &mut fut, &mut got)?
+                    {
+                        still.push((wakes, fut));
+                    }
+                }
+                readers = still;
+            }
+            PairStep::PeerRecv => {
+                while peer.recv().is_some() {
+                    peer_got += 1;
+                }
+            }
+            PairStep::Run(mode) => {
+                lp.run(mode).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    // Quiet: run, poll the woken readers, and let the peer read.
+    for _ in 0..400 {
+        let mut still = Vec::new();
+        for (wakes, mut fut) in readers.drain(..) {
+            if wakes.0.load(Ordering::SeqCst) == 0 || !poll_reader(&wakes, &mut fut, &mut got)? {
+                still.push((wakes, fut));
+            }
+        }
+        readers = still;
+        while peer.recv().is_some() {
+            peer_got += 1;
+        }
+        lp.run(RunMode::NoWait).map_err(|e| e.to_string())?;
+    }
+    if !readers.is_empty() && probe.pending_inbound() > 0 {
+        return Err(format!(
+            "quiet with {} message(s) in the socket while {} recv() wait",
+            probe.pending_inbound(),
+            readers.len()
+        ));
+    }
+    if readers.is_empty() && got + probe.pending_inbound() != delivered {
+        return Err(format!("{delivered} delivered, {got} received"));
+    }
+    if peer_got != sent {
+        return Err(format!("{sent} sent, the peer got {peer_got}"));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn direct_sends_on_a_reading_handle_miss_nothing(
+        seed in any::<u64>(),
+        hwm in 1usize..=4,
+        steps in pair_schedule(),
+    ) {
+        let result = run_pair(mock_seed(seed), hwm, steps);
+        prop_assert!(result.is_ok(), "{}", result.unwrap_err());
+    }
+}
