@@ -860,3 +860,39 @@ proptest! {
         prop_assert!(result.is_ok(), "{}", result.unwrap_err());
     }
 }
+
+/// A message arrives for a waiting `recv()`, and sends made straight in
+/// the call then process the socket's commands (consuming the fd's edge):
+/// the handle looks again and tells the reader (found by a mutation).
+#[test]
+fn a_direct_send_that_consumes_the_edge_leaves_no_reader_waiting() {
+    let lp = new_loop(11);
+    let config = MockConfig {
+        send_throttle: 1,
+        ..MockConfig::default()
+    };
+    let (socket, peer) = mock_pair(MockKind::Pair, config, 11);
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    let wakes = Arc::new(Counter::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = h.recv();
+    assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert!(peer.send(&[b"hello"]));
+    // Every send processes commands (`send_throttle: 1`).
+    drop(h.send([b"out".to_vec()]));
+    for _ in 0..5 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert!(
+        wakes.0.load(Ordering::SeqCst) > 0,
+        "the waiting recv() was never told of the message"
+    );
+    assert!(matches!(
+        Pin::new(&mut fut).poll(&mut cx),
+        Poll::Ready(Ok(_))
+    ));
+}
