@@ -123,13 +123,10 @@ impl Zmq {
     pub fn monitor(
         &self,
         ctx: &zmq::Context,
-        mut cb: impl FnMut(&Monitor, Result<SocketEvent>) + 'static,
+        cb: impl FnMut(&Monitor, Result<SocketEvent>) + 'static,
     ) -> Result<Monitor> {
         self.0
-            .monitor(
-                |endpoint| connect_pair(ctx, endpoint),
-                move |h, ev| cb(&Monitor(h.clone()), ev),
-            )
+            .monitor(|endpoint| connect_pair(ctx, endpoint), as_monitor(cb))
             .map(Monitor)
     }
 }
@@ -139,13 +136,17 @@ impl ZmqPoll {
     pub fn monitor(
         &self,
         ctx: &zmq::Context,
-        mut cb: impl FnMut(&Monitor, Result<SocketEvent>) + 'static,
+        cb: impl FnMut(&Monitor, Result<SocketEvent>) + 'static,
     ) -> Result<Monitor> {
         self.0
-            .monitor(
-                |endpoint| connect_pair(ctx, endpoint),
-                move |h, ev| cb(&Monitor(h.clone()), ev),
-            )
+            .monitor(|endpoint| connect_pair(ctx, endpoint), as_monitor(cb))
             .map(Monitor)
     }
+}
+
+/// A user's monitor callback, as the core handle calls it.
+fn as_monitor(
+    mut cb: impl FnMut(&Monitor, Result<SocketEvent>) + 'static,
+) -> impl FnMut(&MonitorHandle<UvLoop, ZmqSocket>, Result<SocketEvent>) + 'static {
+    move |h, ev| cb(&Monitor(h.clone()), ev)
 }

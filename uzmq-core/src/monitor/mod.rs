@@ -266,13 +266,13 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         connect: impl FnOnce(&str) -> Result<S>,
         cb: impl FnMut(&MonitorHandle<R, S>, Result<SocketEvent>) + 'static,
     ) -> Result<MonitorHandle<R, S>> {
-        if self.is_closed() {
-            return Err(crate::Error::Closed);
-        }
-        let lp = self.event_loop()?;
-        let target = self.watched();
-        let strong = target.upgrade().ok_or(crate::Error::Closed)?;
-        MonitorHandle::start(&lp, target, strong.watched_socket(), connect, cb)
+        monitor_of(
+            self.is_closed(),
+            self.event_loop(),
+            self.watched(),
+            connect,
+            cb,
+        )
     }
 }
 
@@ -283,14 +283,31 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
         connect: impl FnOnce(&str) -> Result<S>,
         cb: impl FnMut(&MonitorHandle<R, S>, Result<SocketEvent>) + 'static,
     ) -> Result<MonitorHandle<R, S>> {
-        if self.is_closed() {
-            return Err(crate::Error::Closed);
-        }
-        let lp = self.event_loop()?;
-        let target = self.watched();
-        let strong = target.upgrade().ok_or(crate::Error::Closed)?;
-        MonitorHandle::start(&lp, target, strong.watched_socket(), connect, cb)
+        monitor_of(
+            self.is_closed(),
+            self.event_loop(),
+            self.watched(),
+            connect,
+            cb,
+        )
     }
+}
+
+/// What `monitor` does for either handle kind: `Err(Closed)` on a closed
+/// handle (or one whose loop is gone), else a monitor of `target`'s socket.
+fn monitor_of<R: Reactor, S: Socket>(
+    closed: bool,
+    lp: Result<EventLoop<R>>,
+    target: Weak<dyn Watched<S>>,
+    connect: impl FnOnce(&str) -> Result<S>,
+    cb: impl FnMut(&MonitorHandle<R, S>, Result<SocketEvent>) + 'static,
+) -> Result<MonitorHandle<R, S>> {
+    if closed {
+        return Err(crate::Error::Closed);
+    }
+    let lp = lp?;
+    let strong = target.upgrade().ok_or(crate::Error::Closed)?;
+    MonitorHandle::start(&lp, target, strong.watched_socket(), connect, cb)
 }
 
 #[cfg(test)]
