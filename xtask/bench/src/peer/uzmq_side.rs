@@ -4,7 +4,10 @@
 //!
 //! The poll variants do what a user of `ZmqPoll` would: recv/send with
 //! `DONTWAIT` in the callback, draining in a loop bounded by
-//! [`POLL_BATCH`] per callback, so that the loop stays fair.
+//! [`POLL_BATCH`] per callback, so that the loop stays fair. The REP of W3
+//! serves one request per callback: it has nothing to read before its
+//! reply is out, and the handle's own `ZMQ_EVENTS` read after the callback
+//! is the look that a receive until `EAGAIN` would repeat.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -308,6 +311,12 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
                     t.close();
                     return;
                 }
+                // One request per report: a REP has nothing more to read
+                // until its reply is answered, and the handle reads
+                // ZMQ_EVENTS after the callback anyway (and comes back if
+                // something is ready), so receiving on until EAGAIN would
+                // only repeat that look. The frames of one request are
+                // bounded by the batch.
                 let socket = h.socket();
                 for _ in 0..POLL_BATCH {
                     match socket.recv(&mut frame, zmq::DONTWAIT) {
@@ -335,8 +344,8 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
                             // The reply is in libzmq; the socket's linger sends it.
                             h.close();
                             t.close();
-                            return;
                         }
+                        return;
                     }
                 }
             })?;
