@@ -252,10 +252,22 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 if !st.may_send(mode) {
                     break;
                 }
-                match st.queue.send_head(&self.kind.socket) {
-                    Some(outcome) => outcome,
-                    None => break,
+                // Messages without a completion go out under this one
+                // borrow: no user code runs between them, so nothing can
+                // change what `may_send` said.
+                loop {
+                    match st.queue.send_head(&self.kind.socket) {
+                        Some(HeadSend::Sent(None)) if *left > 1 => {
+                            *left -= 1;
+                            out.moved += 1;
+                            dequeued = true;
+                        }
+                        other => break other,
+                    }
                 }
+            };
+            let Some(outcome) = outcome else {
+                break;
             };
             match outcome {
                 HeadSend::Sent(done) => {

@@ -477,36 +477,43 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     pub(super) fn queue_write(
         &self,
         frames: impl ExactSizeIterator<Item = zmq::Message>,
-        mut done: Option<Done<R, S>>,
+        done: Option<Done<R, S>>,
     ) -> Result<()> {
-        // Whether the write changed nothing the loop side depends on: the
-        // queue was not empty and the flow stays as it was (then the fd
-        // watch, the keep-alive and the rest are already right).
-        let mut unchanged = false;
-        let refused = match self.open_mut() {
-            Err(e) => Some(e),
-            Ok(_) if !self.kind.socket.can_send() => Some(Error::Zmq(zmq::Error::ENOTSUP)),
-            Ok(mut st) => {
-                let refused = st
-                    .usable()
-                    .err()
-                    .or_else(|| st.queue.refusal(frames.len(), st.queue_limit));
-                if refused.is_none() {
+        let outcome = match self.open_mut() {
+            Err(e) => Err((e, done)),
+            Ok(_) if !self.kind.socket.can_send() => Err((Error::Zmq(zmq::Error::ENOTSUP), done)),
+            Ok(mut st) => match st
+                .usable()
+                .err()
+                .or_else(|| st.queue.refusal(frames.len(), st.queue_limit))
+            {
+                Some(e) => Err((e, done)),
+                None => {
                     let was_empty = st.queue.is_empty();
-                    st.queue.push(frames, done.take());
-                    if let Stream::Open(flow) = &mut st.stream {
-                        let before = *flow;
-                        *flow = flow.write();
-                        unchanged = !was_empty && *flow == before;
-                    }
+                    st.queue.push(frames, done);
+                    // Whether the write changed nothing the loop side
+                    // depends on: the queue was not empty and the flow stays
+                    // as it was (then the fd watch, the keep-alive and the
+                    // rest are already right).
+                    Ok(match &mut st.stream {
+                        Stream::Open(flow) => {
+                            let before = *flow;
+                            *flow = flow.write();
+                            !was_empty && *flow == before
+                        }
+                        _ => false,
+                    })
                 }
-                refused
+            },
+        };
+        let unchanged = match outcome {
+            Ok(unchanged) => unchanged,
+            Err((e, done)) => {
+                // Only now, with the state free: it may run user code.
+                drop(done);
+                return Err(e);
             }
         };
-        if let Some(e) = refused {
-            drop(done);
-            return Err(e);
-        }
         if unchanged {
             self.recheck();
         } else {

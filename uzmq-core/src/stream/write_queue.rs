@@ -1,6 +1,7 @@
-//! The ordered write queue of a stream handle: frames flat in one deque (no
-//! allocation per message once warm), one entry per message for its
-//! optional completion callback.
+//! The ordered write queue of a stream handle: frames flat in one deque,
+//! each message's last frame carrying its optional completion callback, so
+//! a one-frame message costs one push and one pop (and no allocation once
+//! the deque is warm).
 
 use std::collections::VecDeque;
 
@@ -16,18 +17,26 @@ pub(crate) enum HeadSend<C> {
     Failed(Error, Option<C>),
 }
 
+/// Where a queued frame sits in its message.
+enum Place<C> {
+    /// More frames of the message follow.
+    More,
+    /// The message's last frame, with the message's completion callback.
+    Last(Option<C>),
+}
+
 pub(crate) struct WriteQueue<C> {
-    /// Every queued frame, with whether more frames of its message follow.
-    frames: VecDeque<(zmq::Message, bool)>,
-    /// One entry per queued message.
-    completions: VecDeque<Option<C>>,
+    /// Every queued frame, in order.
+    frames: VecDeque<(zmq::Message, Place<C>)>,
+    /// Messages queued (the `Last` entries in `frames`).
+    messages: usize,
 }
 
 impl<C> Default for WriteQueue<C> {
     fn default() -> Self {
         WriteQueue {
             frames: VecDeque::new(),
-            completions: VecDeque::new(),
+            messages: 0,
         }
     }
 }
@@ -35,74 +44,110 @@ impl<C> Default for WriteQueue<C> {
 impl<C> WriteQueue<C> {
     /// Messages queued and not yet (wholly) taken by libzmq.
     pub(crate) fn len(&self) -> usize {
-        self.completions.len()
+        self.messages
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.completions.is_empty()
+        self.messages == 0
     }
 
     /// Why a message of `frames` frames cannot be queued now, if it cannot.
     pub(crate) fn refusal(&self, frames: usize, limit: Option<usize>) -> Option<Error> {
         if frames == 0 {
             Some(Error::Zmq(zmq::Error::EINVAL))
-        } else if limit.is_some_and(|n| self.completions.len() >= n) {
+        } else if limit.is_some_and(|n| self.messages >= n) {
             Some(Error::QueueFull)
         } else {
             None
         }
     }
 
-    /// Queues one message (at least one frame: see [`refusal`](Self::refusal)).
-    pub(crate) fn push(&mut self, frames: impl Iterator<Item = zmq::Message>, done: Option<C>) {
-        self.frames.extend(frames.map(|frame| (frame, true)));
-        if let Some(last) = self.frames.back_mut() {
-            last.1 = false;
+    /// Queues one message (at least one frame: see [`refusal`](Self::refusal);
+    /// an empty iterator queues nothing). The frame count is `frames.len()`,
+    /// which the std iterators the handle passes report exactly.
+    pub(crate) fn push(
+        &mut self,
+        mut frames: impl ExactSizeIterator<Item = zmq::Message>,
+        done: Option<C>,
+    ) {
+        for _ in 1..frames.len() {
+            if let Some(frame) = frames.next() {
+                self.frames.push_back((frame, Place::More));
+            }
         }
-        self.completions.push_back(done);
+        if let Some(frame) = frames.next() {
+            self.frames.push_back((frame, Place::Last(done)));
+            self.messages += 1;
+        }
     }
 
     /// Sends the head message's frames until it is all taken or libzmq
     /// pushes back. A refused frame stays in place, intact.
     pub(crate) fn send_head(&mut self, socket: &impl Socket) -> Option<HeadSend<C>> {
-        if self.completions.is_empty() {
-            return None;
-        }
         loop {
-            let (frame, more) = self.frames.front_mut()?;
-            let more = *more;
+            let (frame, place) = self.frames.front_mut()?;
+            let more = matches!(place, Place::More);
             match socket.send_frame(frame, more) {
                 Ok(Io::Done(())) => {
-                    if let Some((sent, _)) = self.frames.pop_front() {
-                        // libzmq took the content and left an empty message
-                        // (the Socket contract), which owns nothing: closing
-                        // it would be an FFI call per frame for nothing.
-                        std::mem::forget(sent);
-                    }
-                    if !more {
-                        return Some(HeadSend::Sent(self.completions.pop_front().flatten()));
+                    let (sent, place) = self.frames.pop_front()?;
+                    // libzmq took the content and left an empty message (the
+                    // Socket contract), which owns nothing: closing it would
+                    // be an FFI call per frame for nothing.
+                    std::mem::forget(sent);
+                    if let Place::Last(done) = place {
+                        self.messages -= 1;
+                        return Some(HeadSend::Sent(done));
                     }
                 }
                 Ok(Io::WouldBlock) => return Some(HeadSend::Blocked),
-                Err(e) => {
-                    self.drop_head_frames();
-                    return Some(HeadSend::Failed(e, self.completions.pop_front().flatten()));
-                }
+                Err(e) => return Some(HeadSend::Failed(e, self.drop_head())),
             }
         }
     }
 
-    fn drop_head_frames(&mut self) {
-        while let Some((_, more)) = self.frames.pop_front() {
-            if !more {
-                break;
+    /// Drops the head message's frames; its callback.
+    fn drop_head(&mut self) -> Option<C> {
+        while let Some((_, place)) = self.frames.pop_front() {
+            if let Place::Last(done) = place {
+                self.messages -= 1;
+                return done;
             }
         }
+        None
     }
 
     /// Empties the queue, handing back every message's callback in order.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = Option<C>> + use<C> {
-        self.frames.clear();
-        std::mem::take(&mut self.completions).into_iter()
+        self.messages = 0;
+        std::mem::take(&mut self.frames)
+            .into_iter()
+            .filter_map(|(_, place)| match place {
+                Place::More => None,
+                Place::Last(done) => Some(done),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(s: &str) -> zmq::Message {
+        zmq::Message::from(s.as_bytes())
+    }
+
+    #[test]
+    fn counts_messages_not_frames_and_drains_callbacks_in_order() {
+        let mut q = WriteQueue::default();
+        q.push([msg("a"), msg("b")].into_iter(), Some(1));
+        q.push(std::iter::once(msg("c")), None);
+        q.push(std::iter::empty(), Some(9));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.refusal(1, Some(2)), Some(Error::QueueFull));
+        assert_eq!(q.refusal(0, None), Some(Error::Zmq(zmq::Error::EINVAL)));
+        assert_eq!(q.refusal(1, Some(3)), None);
+        assert_eq!(q.drain().collect::<Vec<_>>(), [Some(1), None]);
+        assert!(q.is_empty());
+        assert!(q.frames.is_empty());
     }
 }
