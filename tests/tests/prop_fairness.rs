@@ -2,7 +2,9 @@
 //! with read batch n and a flooded socket, no loop iteration hands more than
 //! n messages to one handle's read callback; two flooded handles both make
 //! progress in every iteration while they have messages; a repeating timer
-//! on the same loop fires in every iteration it is due.
+//! on the same loop fires in every iteration it is due. The same batch
+//! caps writes: no iteration sends more than n queued messages, and every
+//! iteration sends some while libzmq has room.
 
 mod prop_support;
 
@@ -262,11 +264,98 @@ fn flood(c: FloodCase) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A PUSH handle with `writes` queued (every `with_cb`-th with a
+/// completion) and room for all of them in libzmq: each `NoWait` iteration
+/// takes at most `batch` and at least one, in order; completions run once,
+/// in order, in the iteration their message went.
+fn write_flood(
+    seed: u64,
+    batch: usize,
+    writes: usize,
+    frames: usize,
+    with_cb: usize,
+) -> Result<(), TestCaseError> {
+    let seed = mock_seed(seed);
+    let lp = new_loop(seed);
+    let r = lp.reactor().clone();
+    let (socket, peer) = mock_pair(MockKind::Push, MockConfig::default(), seed);
+    let h = Stream::new(&lp, socket).expect("stream handle");
+    h.set_read_batch(batch);
+    let completed: Rc<RefCell<Vec<(u64, usize)>>> = Rc::default();
+    let mut sent = Vec::new();
+    for seq in 0..writes {
+        let msg = message('w', seq, 1 + seq % frames);
+        if seq % with_cb == 0 {
+            let (log, r) = (completed.clone(), r.clone());
+            h.write_with(msg.clone(), move |_h: &Stream, result| {
+                assert_eq!(result, Ok(()));
+                log.borrow_mut().push((r.iterations(), seq));
+            })
+        } else {
+            h.write_multipart(msg.clone())
+        }
+        .expect("write");
+        sent.push(msg);
+    }
+    let mut taken_in = BTreeMap::new();
+    for _ in 0..writes + 2 {
+        let before = h.write_queue_size();
+        if before == 0 {
+            break;
+        }
+        lp.run(RunMode::NoWait)
+            .map_err(|e| TestCaseError::fail(format!("run: {e}")))?;
+        let taken = before - h.write_queue_size();
+        taken_in.insert(r.iterations(), taken);
+        prop_assert!(
+            (1..=batch).contains(&taken),
+            "seed {}: {} of {} queued writes went out in iteration {} with batch {}",
+            seed,
+            taken,
+            before,
+            r.iterations(),
+            batch
+        );
+    }
+    prop_assert_eq!(h.write_queue_size(), 0, "seed {}: writes left", seed);
+    let got: Vec<Msg> = std::iter::from_fn(|| peer.recv()).collect();
+    prop_assert_eq!(&got, &sent, "seed {}", seed);
+    let seqs: Vec<usize> = completed.borrow().iter().map(|(_, seq)| *seq).collect();
+    let want: Vec<usize> = (0..writes).filter(|seq| seq % with_cb == 0).collect();
+    prop_assert_eq!(seqs, want, "seed {}: completions", seed);
+    // A completion runs in the iteration its message went out.
+    let mut went_out = Vec::new();
+    for (it, n) in &taken_in {
+        went_out.extend(std::iter::repeat_n(*it, *n));
+    }
+    for (it, seq) in completed.borrow().iter() {
+        prop_assert_eq!(
+            Some(it),
+            went_out.get(*seq),
+            "seed {}: write {} completed in another iteration than it went",
+            seed,
+            seq
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn a_flood_is_capped_per_iteration_and_starves_nobody(c in flood_case()) {
         flood(c)?;
+    }
+
+    #[test]
+    fn queued_writes_are_capped_per_iteration_and_keep_going(
+        seed in any::<u64>(),
+        batch in 1usize..=20,
+        writes in 0usize..=80,
+        frames in 1usize..=3,
+        with_cb in 1usize..=5,
+    ) {
+        write_flood(seed, batch, writes, frames, with_cb)?;
     }
 }
