@@ -86,18 +86,20 @@ impl Socket for ZmqSocket {
         Ok(self.socket.get_fd()?)
     }
 
+    #[inline]
     fn events(&self) -> Result<Events> {
-        let ev = self.socket.get_events()?;
+        let ev = self.raw.events()?;
         let mut out = Events::empty();
-        if ev.contains(zmq::POLLIN) {
+        if ev & i32::from(zmq::POLLIN.bits()) != 0 {
             out |= Events::READABLE;
         }
-        if ev.contains(zmq::POLLOUT) {
+        if ev & i32::from(zmq::POLLOUT.bits()) != 0 {
             out |= Events::WRITABLE;
         }
         Ok(out)
     }
 
+    #[inline]
     fn send_frame(&self, frame: &mut zmq::Message, more: bool) -> Result<Io<()>> {
         match self.raw.send(frame, more) {
             Ok(()) => Ok(Io::Done(())),
@@ -106,9 +108,10 @@ impl Socket for ZmqSocket {
         }
     }
 
+    #[inline]
     fn recv_frame(&self, frame: &mut zmq::Message) -> Result<Io<bool>> {
-        match self.socket.recv(frame, zmq::DONTWAIT) {
-            Ok(()) => Ok(Io::Done(frame.get_more())),
+        match self.raw.recv(frame) {
+            Ok(more) => Ok(Io::Done(more)),
             Err(e) if would_block(e) => Ok(Io::WouldBlock),
             Err(e) => Err(Error::Zmq(e)),
         }

@@ -1,6 +1,9 @@
 //! The libzmq calls made directly: `zmq_msg_send` on a message the
-//! caller keeps when libzmq refuses it, `zmq_setsockopt` of an `int`
-//! option, `zmq_socket_monitor` with a NULL endpoint, and `zmq_unbind`.
+//! caller keeps when libzmq refuses it, `zmq_msg_recv` and the
+//! `ZMQ_EVENTS` read of the hot path (one call each, where the `zmq`
+//! crate's wrappers add a layer of their own per message),
+//! `zmq_setsockopt` of an `int` option, `zmq_socket_monitor` with a NULL
+//! endpoint, and `zmq_unbind`.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};
@@ -28,6 +31,7 @@ impl RawSocket {
     /// `zmq_msg_send(frame, ZMQ_DONTWAIT [| ZMQ_SNDMORE])`. On success libzmq
     /// took the content and left `frame` empty; on failure `frame` is
     /// untouched and still ours.
+    #[inline]
     pub(crate) fn send(&self, frame: &mut zmq::Message, more: bool) -> Result<(), zmq::Error> {
         let flags =
             zmq_sys::ZMQ_DONTWAIT as i32 | if more { zmq_sys::ZMQ_SNDMORE as i32 } else { 0 };
@@ -45,6 +49,52 @@ impl RawSocket {
             Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
         } else {
             Ok(())
+        }
+    }
+}
+
+impl RawSocket {
+    /// `zmq_msg_recv(frame, ZMQ_DONTWAIT)`, then whether more frames of the
+    /// message follow. On failure `frame` is as it was.
+    #[inline]
+    pub(crate) fn recv(&self, frame: &mut zmq::Message) -> Result<bool, zmq::Error> {
+        let msg = (frame as *mut zmq::Message).cast::<zmq_sys::zmq_msg_t>();
+        // SAFETY: as in `send`: `msg` is the initialised `zmq_msg_t` inside
+        // `frame`, exclusively borrowed; `self.0` is a live socket used from
+        // its one thread. libzmq closes the old content before it stores
+        // the new one, and on failure leaves the message as it was.
+        let rc = unsafe { zmq_sys::zmq_msg_recv(msg, self.0, zmq_sys::ZMQ_DONTWAIT as i32) };
+        if rc == -1 {
+            // SAFETY: zmq_errno only reads the calling thread's errno.
+            return Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }));
+        }
+        // SAFETY: `msg` is still the valid message libzmq just filled; this
+        // only reads its flags.
+        Ok(unsafe { zmq_sys::zmq_msg_more(msg) } != 0)
+    }
+
+    /// `ZMQ_EVENTS`: the `ZMQ_POLLIN`/`ZMQ_POLLOUT` bits.
+    #[inline]
+    pub(crate) fn events(&self) -> Result<i32, zmq::Error> {
+        let mut events: i32 = 0;
+        let mut len = size_of::<i32>();
+        let option = zmq_sys::ZMQ_EVENTS as i32;
+        // SAFETY: `self.0` is a live socket used from its one thread;
+        // libzmq writes at most `len` (4) bytes to `events`, our `i32`, and
+        // the actual length to `len`.
+        let rc = unsafe {
+            zmq_sys::zmq_getsockopt(
+                self.0,
+                option,
+                (&mut events as *mut i32).cast::<c_void>(),
+                &mut len,
+            )
+        };
+        if rc == -1 {
+            // SAFETY: zmq_errno only reads the calling thread's errno.
+            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+        } else {
+            Ok(events)
         }
     }
 }
