@@ -1,6 +1,7 @@
 //! `Authenticator`: ZAP (ZeroMQ RFC 27) answered from the loop, with
 //! address rules, PLAIN users and CURVE keys per domain.
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use std::net::IpAddr;
 
 use uzmq_core::Result;
@@ -87,8 +88,16 @@ use crate::{CurveKeys, Loop};
 /// lp.run(RunMode::Default)?;
 /// # Ok::<(), uzmq::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct Authenticator(ZapHandler<UvLoop, ZmqSocket>);
+
+impl Authenticator {
+    /// The handle a core callback got, as this type: a view of the same
+    /// memory, so no reference count is touched per callback.
+    #[ref_cast_custom]
+    fn wrap(h: &ZapHandler<UvLoop, ZmqSocket>) -> &Self;
+}
 
 impl Authenticator {
     /// Binds a ROUTER at `inproc://zeromq.zap.01` on `ctx` and answers from
@@ -167,7 +176,7 @@ impl Authenticator {
     /// closed.
     pub fn close_with(&self, cb: impl FnOnce(&Authenticator) + 'static) {
         self.unbind();
-        self.0.close_with(move |h| cb(&Authenticator(h.clone())))
+        self.0.close_with(move |h| cb(Authenticator::wrap(h)))
     }
 
     /// Gives the ZAP endpoint up at once, also while clones of the handle

@@ -1,6 +1,7 @@
 //! `Monitor`: a socket's connection events (`zmq_socket_monitor`) on the
 //! loop, and the `monitor` calls of `Zmq` and `ZmqPoll` that make one.
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use uzmq_core::{MonitorHandle, Result};
 use uzmq_uv::UvLoop;
 use uzmq_zmq::ZmqSocket;
@@ -46,8 +47,16 @@ use crate::{Loop, SocketEvent, Zmq, ZmqPoll};
 /// assert_eq!(seen.borrow().last(), Some(&EventKind::MonitorStopped));
 /// # Ok::<(), uzmq::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct Monitor(MonitorHandle<UvLoop, ZmqSocket>);
+
+impl Monitor {
+    /// The handle a core callback got, as this type: a view of the same
+    /// memory, so no reference count is touched per callback.
+    #[ref_cast_custom]
+    fn wrap(h: &MonitorHandle<UvLoop, ZmqSocket>) -> &Self;
+}
 
 /// The PAIR that reads a monitor's events: an unlimited receive high-water
 /// mark (set before it connects, so the inproc pipe gets it) and linger 0.
@@ -91,7 +100,7 @@ impl Monitor {
     /// As [`close`](Self::close); `cb` runs once, from the loop, after it
     /// closed.
     pub fn close_with(&self, cb: impl FnOnce(&Monitor) + 'static) {
-        self.0.close_with(move |h| cb(&Monitor(h.clone())))
+        self.0.close_with(move |h| cb(Monitor::wrap(h)))
     }
 }
 
@@ -148,5 +157,5 @@ impl ZmqPoll {
 fn as_monitor(
     mut cb: impl FnMut(&Monitor, Result<SocketEvent>) + 'static,
 ) -> impl FnMut(&MonitorHandle<UvLoop, ZmqSocket>, Result<SocketEvent>) + 'static {
-    move |h, ev| cb(&Monitor(h.clone()), ev)
+    move |h, ev| cb(Monitor::wrap(h), ev)
 }

@@ -1,5 +1,6 @@
 //! `ZmqPoll`: readiness of a zmq socket on the loop, level-triggered.
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use std::future::Future;
 use std::time::Duration;
 
@@ -41,8 +42,16 @@ use crate::Loop;
 /// assert_eq!(req.recv_bytes(0)?, b"ping");
 /// # Ok::<(), uzmq::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct ZmqPoll(pub(crate) PollHandle<UvLoop, ZmqSocket>);
+
+impl ZmqPoll {
+    /// The handle a core callback got, as this type: a view of the same
+    /// memory, so no reference count is touched per callback.
+    #[ref_cast_custom]
+    fn wrap(h: &PollHandle<UvLoop, ZmqSocket>) -> &Self;
+}
 
 impl ZmqPoll {
     /// Takes `socket`; nothing is watched until [`start`](Self::start).
@@ -82,7 +91,7 @@ impl ZmqPoll {
         mut cb: impl FnMut(&ZmqPoll, Events, Option<Error>) + 'static,
     ) -> Result<()> {
         self.0
-            .start(events, move |h, ev, err| cb(&ZmqPoll(h.clone()), ev, err))
+            .start(events, move |h, ev, err| cb(ZmqPoll::wrap(h), ev, err))
     }
 
     /// As [`start`](Self::start); also calls `cb` with `Events::empty()`
@@ -98,7 +107,7 @@ impl ZmqPoll {
     ) -> Result<()> {
         self.0
             .start_with_timeout(events, timeout, move |h, ev, err| {
-                cb(&ZmqPoll(h.clone()), ev, err)
+                cb(ZmqPoll::wrap(h), ev, err)
             })
     }
 
@@ -142,7 +151,7 @@ impl ZmqPoll {
 
     /// Closes the handle; `cb` runs once, from the loop, after it closed.
     pub fn close_with(&self, cb: impl FnOnce(&ZmqPoll) + 'static) {
-        self.0.close_with(move |h| cb(&ZmqPoll(h.clone())))
+        self.0.close_with(move |h| cb(ZmqPoll::wrap(h)))
     }
 
     /// Started, not stopped or closed.

@@ -1,6 +1,7 @@
 //! `Signal`: a libuv signal handle whose callback gets the handle and the
 //! signal number.
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use uzmq_core::{Result, SignalHandle};
 use uzmq_uv::UvLoop;
 
@@ -37,8 +38,16 @@ use crate::Loop;
 /// lp.run(RunMode::Default)?; // returns after Ctrl-C
 /// # Ok::<(), uzmq::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct Signal(SignalHandle<UvLoop>);
+
+impl Signal {
+    /// The handle a core callback got, as this type: a view of the same
+    /// memory, so no reference count is touched per callback.
+    #[ref_cast_custom]
+    fn wrap(h: &SignalHandle<UvLoop>) -> &Self;
+}
 
 impl Signal {
     /// A stopped signal handle on `lp`.
@@ -53,7 +62,7 @@ impl Signal {
     /// handle as it was; `Err(Error::Closed)` once closed.
     pub fn start(&self, signum: i32, mut cb: impl FnMut(&Signal, i32) + 'static) -> Result<()> {
         self.0
-            .start(signum, move |h, signum| cb(&Signal(h.clone()), signum))
+            .start(signum, move |h, signum| cb(Signal::wrap(h), signum))
     }
 
     /// As [`start`](Signal::start), for the first arrival only: the handle
@@ -67,7 +76,7 @@ impl Signal {
         cb: impl FnOnce(&Signal, i32) + 'static,
     ) -> Result<()> {
         self.0
-            .start_oneshot(signum, move |h, signum| cb(&Signal(h.clone()), signum))
+            .start_oneshot(signum, move |h, signum| cb(Signal::wrap(h), signum))
     }
 
     /// Stops watching: a signal arriving from now on is not reported.
@@ -83,7 +92,7 @@ impl Signal {
 
     /// Closes the handle; `cb` runs once, from the loop.
     pub fn close_with(&self, cb: impl FnOnce(&Signal) + 'static) {
-        self.0.close_with(move |h| cb(&Signal(h.clone())))
+        self.0.close_with(move |h| cb(Signal::wrap(h)))
     }
 
     /// The signal watched while started; `None` when stopped or closed.

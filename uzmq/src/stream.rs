@@ -1,5 +1,6 @@
 //! `Zmq`: asynchronous reads and queued writes on a zmq socket.
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use uzmq_core::{Multipart, Result, StreamHandle};
 use uzmq_uv::UvLoop;
 use uzmq_zmq::ZmqSocket;
@@ -45,8 +46,16 @@ use crate::{Loop, Sender};
 /// lp.run(RunMode::Default)?;
 /// # Ok::<(), uzmq::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct Zmq(pub(crate) StreamHandle<UvLoop, ZmqSocket>);
+
+impl Zmq {
+    /// The handle a core callback got, as this type: a view of the same
+    /// memory, so no reference count is touched per callback.
+    #[ref_cast_custom]
+    fn wrap(h: &StreamHandle<UvLoop, ZmqSocket>) -> &Self;
+}
 
 impl Zmq {
     /// Takes `socket` (bound or connected, or to be, through
@@ -74,7 +83,7 @@ impl Zmq {
     /// receive fails for good (ETERM), `cb` gets the error once and the
     /// handle stops: close it to release the socket.
     pub fn start_read(&self, mut cb: impl FnMut(&Zmq, Result<Multipart>) + 'static) -> Result<()> {
-        self.0.start_read(move |h, msg| cb(&Zmq(h.clone()), msg))
+        self.0.start_read(move |h, msg| cb(Zmq::wrap(h), msg))
     }
 
     /// As [`start_read`](Self::start_read), but lends each message's
@@ -111,7 +120,7 @@ impl Zmq {
         mut cb: impl FnMut(&Zmq, Result<&[zmq::Message]>) + 'static,
     ) -> Result<()> {
         self.0
-            .start_read_frames(move |h, frames| cb(&Zmq(h.clone()), frames))
+            .start_read_frames(move |h, frames| cb(Zmq::wrap(h), frames))
     }
 
     /// No more read callbacks, from the next message on (even inside a
@@ -150,7 +159,7 @@ impl Zmq {
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
     {
-        self.0.write_with(parts, move |h, r| cb(&Zmq(h.clone()), r))
+        self.0.write_with(parts, move |h, r| cb(Zmq::wrap(h), r))
     }
 
     /// A new channel from other threads into this handle's write queue: at
@@ -216,7 +225,7 @@ impl Zmq {
 
     /// As [`close`](Self::close), then `cb` runs once, from the loop.
     pub fn close_with(&self, cb: impl FnOnce(&Zmq) + 'static) {
-        self.0.close_with(move |h| cb(&Zmq(h.clone())))
+        self.0.close_with(move |h| cb(Zmq::wrap(h)))
     }
 
     /// Graceful close: stops reading, sends what is queued (also if the
@@ -229,7 +238,7 @@ impl Zmq {
     /// the loop ends it. On a handle that already failed for good (its
     /// queued writes got that error then), `cb` gets `Ok(())`.
     pub fn shutdown(&self, cb: impl FnOnce(&Zmq, Result<()>) + 'static) {
-        self.0.shutdown(move |h, r| cb(&Zmq(h.clone()), r))
+        self.0.shutdown(move |h, r| cb(Zmq::wrap(h), r))
     }
 
     /// True once closing began (`close`, `close_with` or `shutdown`).

@@ -1,5 +1,6 @@
 //! `Timer`: a libuv timer whose callback gets the timer.
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
 use std::future::Future;
 use std::time::Duration;
 
@@ -34,8 +35,16 @@ use crate::Loop;
 /// assert!(timer.is_closed());
 /// # Ok::<(), uzmq::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct Timer(TimerHandle<UvLoop>);
+
+impl Timer {
+    /// The handle a core callback got, as this type: a view of the same
+    /// memory, so no reference count is touched per callback.
+    #[ref_cast_custom]
+    fn wrap(h: &TimerHandle<UvLoop>) -> &Self;
+}
 
 impl Timer {
     /// Resolves after `d` of loop time, counted from this call (the loop
@@ -72,8 +81,7 @@ impl Timer {
         repeat: Duration,
         mut cb: impl FnMut(&Timer) + 'static,
     ) -> Result<()> {
-        self.0
-            .start(timeout, repeat, move |h| cb(&Timer(h.clone())))
+        self.0.start(timeout, repeat, move |h| cb(Timer::wrap(h)))
     }
 
     /// Stops the timer.
@@ -123,7 +131,7 @@ impl Timer {
 
     /// Closes the timer; `cb` runs once, from the loop.
     pub fn close_with(&self, cb: impl FnOnce(&Timer) + 'static) {
-        self.0.close_with(move |h| cb(&Timer(h.clone())))
+        self.0.close_with(move |h| cb(Timer::wrap(h)))
     }
 
     /// Started and will fire.
