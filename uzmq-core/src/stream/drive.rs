@@ -332,18 +332,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         let mut out = Attempts::default();
         let mut queued = self.st.borrow().queue.len();
         while *left > 0 {
-            let partial = {
-                let mut st = self.st.borrow_mut();
+            let resume = {
+                let st = self.st.borrow();
                 if !(st.is_reading() && cb.is_current(&st.read_cb)) {
                     break;
                 }
-                if st.partial.is_empty() {
-                    Vec::new()
-                } else {
-                    std::mem::take(&mut st.partial)
-                }
+                !st.partial.is_empty()
             };
-            match self.recv_into(&mut rx.buf, partial) {
+            match self.recv_into(&mut rx.buf, resume) {
                 Ok(true) => {}
                 Ok(false) => {
                     // The end of a run that received something; an attempt
@@ -388,11 +384,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
 
     /// One whole message into `rx`, receiving into the frames it already
     /// holds (libzmq replaces their content) and dropping frames left over;
-    /// `false` when libzmq has none now. A message whose first frames came
-    /// earlier (`partial`, which libzmq's atomic delivery leaves empty in
-    /// practice) is completed the slow way.
-    fn recv_into(&self, rx: &mut Multipart, partial: Multipart) -> Result<bool> {
-        if !partial.is_empty() {
+    /// `false` when libzmq has none now. With `resume`, the message's first
+    /// frames came earlier (`partial`, which libzmq's atomic delivery
+    /// leaves empty in practice) and it is completed the slow way.
+    fn recv_into(&self, rx: &mut Multipart, resume: bool) -> Result<bool> {
+        if resume {
+            let partial = std::mem::take(&mut self.st.borrow_mut().partial);
             return Ok(match self.recv_message(partial)? {
                 Some(msg) => {
                     *rx = msg;
