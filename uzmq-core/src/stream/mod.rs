@@ -474,6 +474,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// (`Into<zmq::Message>`) run before the state is borrowed, and a
     /// refused callback is dropped after the borrow ends, since either may
     /// run user code.
+    #[inline]
     pub(super) fn queue_write(
         &self,
         frames: impl ExactSizeIterator<Item = zmq::Message>,

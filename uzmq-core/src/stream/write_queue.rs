@@ -65,6 +65,7 @@ impl<C> WriteQueue<C> {
     /// Queues one message (at least one frame: see [`refusal`](Self::refusal);
     /// an empty iterator queues nothing). The frame count is `frames.len()`,
     /// which the std iterators the handle passes report exactly.
+    #[inline]
     pub(crate) fn push(
         &mut self,
         mut frames: impl ExactSizeIterator<Item = zmq::Message>,
@@ -83,6 +84,7 @@ impl<C> WriteQueue<C> {
 
     /// Sends the head message's frames until it is all taken or libzmq
     /// pushes back. A refused frame stays in place, intact.
+    #[inline]
     pub(crate) fn send_head(&mut self, socket: &impl Socket) -> Option<HeadSend<C>> {
         loop {
             let (frame, place) = self.frames.front_mut()?;
