@@ -5,8 +5,9 @@
 //! in `target/bench/` (`report.md`, `report.json`, `ratios.svg`).
 //!
 //! `cargo xtask bench --instructions` counts instructions per message of
-//! W1-W3 and W6 under valgrind's callgrind instead (valgrind must be installed:
-//! `apt-get install valgrind`); the driver checks for it and says so.
+//! W1-W3, W6 and W8's round trip under valgrind's callgrind instead
+//! (valgrind must be installed: `apt-get install valgrind`); the driver
+//! checks for it and says so.
 //!
 //! `cargo xtask bench --micro [-- <criterion args>]` runs the criterion
 //! micro-benchmarks instead (`cargo bench -p uzmq-bench`).

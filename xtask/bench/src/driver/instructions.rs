@@ -2,9 +2,10 @@
 //! valgrind's callgrind, which counts the same on every run where wall-clock
 //! rates on a shared machine differ by tens of percent.
 //!
-//! W1 and W2 (100,000 x 64 B), W3 (5,000 round trips) and W6 (100,000 x
-//! 64 B from 4 producer threads) run once per variant that implements
-//! them ([`Variant::runs`]) with the peer under
+//! W1 and W2 (100,000 x 64 B), W3 (5,000 round trips), W6 (100,000 x
+//! 64 B from 4 producer threads) and W8 (W3 with 10,000 idle handles
+//! beside it, compared with W3 per variant: [`idle_growth`]) run once per
+//! variant that implements them ([`Variant::runs`]) with the peer under
 //!
 //! ```text
 //! valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
@@ -31,7 +32,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::child::{self, Pair, Spec};
-use super::{Cell, Options, Variant, W6_PRODUCERS, Workload, counterpart_spec, peer_spec};
+use super::{Cell, Options, Variant, W6_PRODUCERS, W8_IDLE, Workload, counterpart_spec, peer_spec};
 use crate::json::Value;
 
 /// The symbol of the measured window, as callgrind's `--toggle-collect`
@@ -133,14 +134,21 @@ pub fn plan(options: &Options) -> Vec<Cell> {
         timeout_s: options.timeout_s.unwrap_or(TIMEOUT_S),
         idle_handles: 0,
     };
+    // W8: W3 with that many idle handles (raw: idle sockets) beside it.
+    let idle = Cell {
+        id: "w8-rt-64".into(),
+        idle_handles: W8_IDLE,
+        ..cell(Workload::W3, n / 20)
+    };
     [
         cell(Workload::W1, n),
         cell(Workload::W2, n),
         cell(Workload::W3, n / 20),
         cell(Workload::W6, n),
+        idle,
     ]
     .into_iter()
-    .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.workload.name()))
+    .filter(|c| options.only.is_empty() || options.only.iter().any(|w| w == c.group()))
     .collect()
 }
 
@@ -303,6 +311,44 @@ fn measure(
     })
 }
 
+/// W8's point: per variant, loop-thread instructions per round trip with
+/// the idle handles over those without (the cost of an event should not
+/// grow with idle handles; target 1.05 or less). Empty unless both W3 and
+/// W8 were counted.
+pub fn idle_growth(measured: &[Measured], variants: &[Variant]) -> Vec<(Variant, f64)> {
+    let find = |idle: bool| {
+        measured
+            .iter()
+            .find(|m| m.cell.workload == Workload::W3 && (m.cell.idle_handles > 0) == idle)
+    };
+    let (Some(w3), Some(w8)) = (find(false), find(true)) else {
+        return Vec::new();
+    };
+    variants
+        .iter()
+        .filter_map(|v| {
+            let (a, b) = (w3.count(*v)?, w8.count(*v)?);
+            Some((*v, b.loop_per_msg() / a.loop_per_msg().max(1.0)))
+        })
+        .collect()
+}
+
+/// [`idle_growth`] as one line: `W8 / W3 (loop thread): raw 1.00, ...`.
+pub fn idle_growth_line(measured: &[Measured], variants: &[Variant]) -> Option<String> {
+    let growth = idle_growth(measured, variants);
+    if growth.is_empty() {
+        return None;
+    }
+    let cells: Vec<String> = growth
+        .iter()
+        .map(|(v, r)| format!("{} {r:.2}", v.name()))
+        .collect();
+    Some(format!(
+        "W8 / W3, instructions per round trip with {W8_IDLE} idle handles over none (loop thread; target <= 1.05): {}",
+        cells.join(", ")
+    ))
+}
+
 /// Thousands separated by commas: `3,920`.
 pub fn grouped(x: f64) -> String {
     let digits = format!("{:.0}", x.max(0.0));
@@ -377,6 +423,9 @@ fn label(cell: &Cell) -> String {
     match cell.workload {
         Workload::W1 => format!("W1 receive (n={})", cell.n),
         Workload::W2 => format!("W2 send (n={})", cell.n),
+        Workload::W3 if cell.idle_handles > 0 => {
+            format!("W8 round trip, {} idle (r={})", cell.idle_handles, cell.n)
+        }
         Workload::W3 => format!("W3 round trip (r={})", cell.n),
         Workload::W6 => format!("W6 {W6_PRODUCERS} threads send (n={})", cell.n),
         other => other.name().to_uppercase(),
@@ -530,6 +579,43 @@ mod tests {
         assert!(j.contains(r#""error":"boom""#), "{j}");
         assert_eq!(grouped(3920.4), "3,920");
         assert_eq!(grouped(1_234_567.0), "1,234,567");
+    }
+
+    #[test]
+    fn idle_growth_divides_w8_by_w3_per_variant() {
+        let count = |loop_thread| {
+            Ok(Count {
+                loop_thread,
+                process: 0,
+                n: 10,
+            })
+        };
+        let w3 = Measured {
+            cell: cell(Workload::W3, 10),
+            counts: vec![
+                (Variant::RAW, count(30_000)),
+                (Variant::STREAM, count(60_000)),
+            ],
+        };
+        let w8 = Measured {
+            cell: Cell {
+                idle_handles: W8_IDLE,
+                ..cell(Workload::W3, 10)
+            },
+            counts: vec![
+                (Variant::RAW, count(30_300)),
+                (Variant::STREAM, count(63_000)),
+                (Variant::POLL, count(1)),
+            ],
+        };
+        assert_eq!(label(&w8.cell), "W8 round trip, 10000 idle (r=10)");
+        let growth = idle_growth(&[w3.clone(), w8.clone()], &Variant::ALL);
+        assert_eq!(growth.len(), 2, "poll has no W3 count");
+        assert!((growth[0].1 - 1.01).abs() < 1e-9);
+        assert!((growth[1].1 - 1.05).abs() < 1e-9);
+        let line = idle_growth_line(&[w3.clone(), w8], &Variant::ALL).unwrap();
+        assert!(line.ends_with("raw 1.01, stream 1.05"), "{line}");
+        assert_eq!(idle_growth_line(&[w3], &Variant::ALL), None);
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //! load on the machine to calm down, and records how busy it was
 //! ([`quiet`]); the report counts the measurements that began busy.
 //!
-//! `--instructions` runs W1-W3 and W6 once per variant with the peer under
-//! callgrind instead and reports instructions per message ([`instructions`]).
+//! `--instructions` runs W1-W3, W6 and W8's round trip once per variant
+//! with the peer under callgrind instead and reports instructions per
+//! message ([`instructions`]).
 
 pub mod child;
 pub mod instructions;
@@ -471,6 +472,9 @@ fn run(words: impl Iterator<Item = String>) -> Result<(), String> {
         for process in [false, true] {
             let (header, lines) = instructions::grid(&results.instructions, process);
             println!("{}", report::align(&header, &lines));
+        }
+        if let Some(line) = instructions::idle_growth_line(&results.instructions, &variants) {
+            println!("{line}\n");
         }
     }
     let md = options.out.join("report.md");

@@ -779,6 +779,11 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
             md.push_str(&markdown_grid(&header, &lines));
             md.push('\n');
         }
+        if let Some(line) =
+            super::instructions::idle_growth_line(&results.instructions, &Variant::ALL)
+        {
+            let _ = writeln!(md, "{line}\n");
+        }
         if rows.is_empty() {
             return md;
         }

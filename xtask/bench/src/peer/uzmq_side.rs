@@ -256,7 +256,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
         lp.run(RunMode::NoWait)?;
     }
     let timer = Timer::new(&lp)?;
-    let ender = Ender::new(&timer, &idle);
+    let ender = Ender::new(&lp, &timer, &idle);
     let served = Rc::new(Cell::new(0u64));
     let error: ErrorSlot = Rc::default();
     let timed_out = Rc::new(Cell::new(false));
@@ -359,6 +359,7 @@ pub fn w3(kind: HandleKind, p: &Echo) -> Result<Outcome, Failure> {
     }
     let window = Window::new();
     window.run(|| lp.run(RunMode::Default))?;
+    ender.finish()?;
     drop(lp);
     let error = error.borrow_mut().take();
     let complete = served.get() == n && error.is_none();
