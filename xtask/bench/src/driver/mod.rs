@@ -1073,9 +1073,16 @@ mod tests {
         o.instructions = true;
         o.only = Vec::new();
         let counted = instructions::plan(&o);
-        assert_eq!(counted.len(), 4);
+        assert_eq!(counted.len(), 5);
         assert_eq!(counted[2].n, counted[0].n / 20);
         assert_eq!(counted[3].workload, Workload::W6);
+        assert_eq!(
+            (counted[4].workload, counted[4].idle_handles),
+            (Workload::W3, W8_IDLE)
+        );
+        o.only = vec!["w8".into()];
+        let ids: Vec<String> = instructions::plan(&o).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["w8-rt-64"], "--only w8 picks W8's round trip alone");
     }
 
     #[test]
