@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use uzmq_core::mock::{MockKind, MockPeer, MockProbe, mock_pair};
-use uzmq_core::{Error, Multipart, Result as CoreResult, Socket};
+use uzmq_core::{Error, Result as CoreResult, Socket};
 
 use crate::mock_harness::{
     ApiFlag, Knobs, Lp, Msg, Step, Stream, Violations, frame_refs, message, new_loop, settle, show,
@@ -150,13 +150,13 @@ impl Traffic {
         self.completions.borrow_mut().push((id, r));
     }
 
-    /// The read callback.
-    fn on_read(self: &Rc<Self>, h: &Stream, r: CoreResult<Multipart>) {
+    /// The read callback, whichever API delivered the message.
+    fn on_read(self: &Rc<Self>, h: &Stream, r: CoreResult<Msg>) {
         if self.api.inside() {
             self.v.push("read callback ran inside an API call");
         }
         let m = match r {
-            Ok(m) => to_bytes(&m),
+            Ok(m) => m,
             Err(e) => {
                 self.v.push(format!("read callback got Err({e:?})"));
                 return;
@@ -202,6 +202,9 @@ pub struct StreamWorld {
     pub t: Rc<Traffic>,
     /// The queue limit the test set.
     pub limit: Option<usize>,
+    /// Reading through `start_read_frames` (frames lent, received into
+    /// again) rather than `start_read`.
+    pub lent: bool,
 }
 
 impl StreamWorld {
@@ -222,6 +225,7 @@ impl StreamWorld {
             h,
             kind,
             limit: None,
+            lent: seed % 2 == 1,
             t: Rc::new(Traffic {
                 api: ApiFlag::default(),
                 v: Violations::default(),
@@ -244,16 +248,26 @@ impl StreamWorld {
         }
     }
 
-    /// `start_read` with the recording callback.
+    /// `start_read` with the recording callback (`start_read_frames`, the
+    /// lending API, for a world made with an odd seed).
     pub fn start_read(&self) -> Result<(), String> {
         if !self.kind.can_recv() {
             return Ok(());
         }
         let t = self.t.clone();
-        let res = self
-            .t
-            .api
-            .call(|| self.h.start_read(move |h: &Stream, r| t.on_read(h, r)));
+        let res = self.t.api.call(|| {
+            if self.lent {
+                self.h.start_read_frames(move |h: &Stream, r| {
+                    t.on_read(
+                        h,
+                        r.map(|frames| frames.iter().map(|f| f.to_vec()).collect()),
+                    );
+                })
+            } else {
+                self.h
+                    .start_read(move |h: &Stream, r| t.on_read(h, r.map(|m| to_bytes(&m))))
+            }
+        });
         res.map_err(|e| format!("start_read: {e:?}"))?;
         self.t.reading.set(true);
         self.t.paused.set(false);
