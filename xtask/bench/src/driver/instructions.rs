@@ -3,9 +3,12 @@
 //! rates on a shared machine differ by tens of percent.
 //!
 //! W1 and W2 (100,000 x 64 B), W3 (5,000 round trips), W6 (100,000 x
-//! 64 B from 4 producer threads) and W8 (W3 with 10,000 idle handles
-//! beside it, compared with W3 per variant: [`idle_growth`]) run once per
-//! variant that implements them ([`Variant::runs`]) with the peer under
+//! 64 B from 4 producer threads), W7 (200,000 x 64 B over 1,000 sockets
+//! from sender threads of the peer; valgrind runs one thread at a time, so
+//! the batches a wake-up finds differ from a native run's) and W8 (W3 with
+//! 10,000 idle handles beside it, compared with W3 per variant:
+//! [`idle_growth`]) run once per variant that implements them
+//! ([`Variant::runs`]) with the peer under
 //!
 //! ```text
 //! valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
@@ -32,7 +35,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::child::{self, Pair, Spec};
-use super::{Cell, Options, Variant, W6_PRODUCERS, W8_IDLE, Workload, counterpart_spec, peer_spec};
+use super::{
+    Cell, Options, Variant, W6_PRODUCERS, W7_SOCKETS, W8_IDLE, Workload, counterpart_spec,
+    peer_spec,
+};
 use crate::json::Value;
 
 /// The symbol of the measured window, as callgrind's `--toggle-collect`
@@ -145,6 +151,7 @@ pub fn plan(options: &Options) -> Vec<Cell> {
         cell(Workload::W2, n),
         cell(Workload::W3, n / 20),
         cell(Workload::W6, n),
+        cell(Workload::W7, n * 2),
         idle,
     ]
     .into_iter()
@@ -279,20 +286,25 @@ fn measure(
         args,
         timeout: native.timeout,
     };
-    let counterpart =
-        counterpart_spec(options, cell).ok_or("W1-W3 and W6 always have a counterpart")?;
+    // W7's senders are threads of the peer; the others have a counterpart.
+    let counterpart = counterpart_spec(options, cell);
     let _ = writeln!(
         &*log,
-        "=== driver (instructions): {} {} : valgrind {} | {} {}",
+        "=== driver (instructions): {} {} : valgrind {} | {}",
         cell.id,
         variant.name(),
         peer.args.join(" "),
-        counterpart.program.display(),
-        counterpart.args.join(" ")
+        counterpart
+            .as_ref()
+            .map_or("(no counterpart)".into(), |c| format!(
+                "{} {}",
+                c.program.display(),
+                c.args.join(" ")
+            ))
     );
     let Pair { peer, counterpart } = child::run_pair(
         &peer,
-        Some(&counterpart),
+        counterpart.as_ref(),
         Duration::from_secs(30),
         false,
         log,
@@ -428,6 +440,7 @@ fn label(cell: &Cell) -> String {
         }
         Workload::W3 => format!("W3 round trip (r={})", cell.n),
         Workload::W6 => format!("W6 {W6_PRODUCERS} threads send (n={})", cell.n),
+        Workload::W7 => format!("W7 fan-in, {W7_SOCKETS} sockets (n={})", cell.n),
         other => other.name().to_uppercase(),
     }
 }

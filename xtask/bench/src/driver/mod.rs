@@ -79,7 +79,8 @@ impl Variant {
     pub const ASYNC: Variant =
         Variant::uzmq("async", "uzmq async", &["w1", "w2", "w3", "w4", "w5"], 1.10);
     /// `uzmq-peer --handle frames`: `Zmq` read with lent, reused frames.
-    pub const FRAMES: Variant = Variant::uzmq("frames", "uzmq Zmq frames", &["w1", "w5"], 1.05);
+    pub const FRAMES: Variant =
+        Variant::uzmq("frames", "uzmq Zmq frames", &["w1", "w5", "w7"], 1.05);
     /// `uzmq-peer --handle sender`: W6's producer threads through a `Sender`.
     pub const SENDER: Variant = Variant::uzmq("sender", "uzmq Sender", &["w6"], 1.05);
 
@@ -1073,11 +1074,12 @@ mod tests {
         o.instructions = true;
         o.only = Vec::new();
         let counted = instructions::plan(&o);
-        assert_eq!(counted.len(), 5);
+        assert_eq!(counted.len(), 6);
         assert_eq!(counted[2].n, counted[0].n / 20);
         assert_eq!(counted[3].workload, Workload::W6);
+        assert_eq!(counted[4].workload, Workload::W7);
         assert_eq!(
-            (counted[4].workload, counted[4].idle_handles),
+            (counted[5].workload, counted[5].idle_handles),
             (Workload::W3, W8_IDLE)
         );
         o.only = vec!["w8".into()];

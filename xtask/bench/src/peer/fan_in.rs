@@ -182,7 +182,8 @@ pub fn uzmq(kind: HandleKind, p: &FanIn) -> Result<Outcome, Failure> {
         match kind {
             HandleKind::Stream | HandleKind::Frames => {
                 let h = Zmq::new(&lp, socket)?;
-                h.start_read(move |_, msg| match msg {
+                // The same count for both read APIs: owned frames or lent ones.
+                let on_message = move |msg: uzmq::Result<&[zmq::Message]>| match msg {
                     Ok(parts) => {
                         let last = parts.len() - 1;
                         let mut finished = false;
@@ -200,7 +201,12 @@ pub fn uzmq(kind: HandleKind, p: &FanIn) -> Result<Outcome, Failure> {
                         e.borrow_mut().get_or_insert_with(|| err.to_string());
                         done();
                     }
-                })?;
+                };
+                if kind == HandleKind::Frames {
+                    h.start_read_frames(move |_, frames| on_message(frames))?;
+                } else {
+                    h.start_read(move |_, msg| on_message(msg.as_deref().map_err(|e| *e)))?;
+                }
                 closers.borrow_mut().push(Box::new(move || h.close()));
             }
             HandleKind::Poll => {
