@@ -30,6 +30,16 @@ pub struct Spec {
     pub timeout: Duration,
 }
 
+impl Spec {
+    /// The command line, for the children log: `program arg ...`, or
+    /// `(no counterpart)` for a cell that has none.
+    pub fn describe(spec: Option<&Spec>) -> String {
+        spec.map_or("(no counterpart)".into(), |s| {
+            format!("{} {}", s.program.display(), s.args.join(" "))
+        })
+    }
+}
+
 /// How a child ended.
 #[derive(Debug, Clone)]
 pub struct Ended {

@@ -294,13 +294,7 @@ fn measure(
         cell.id,
         variant.name(),
         peer.args.join(" "),
-        counterpart
-            .as_ref()
-            .map_or("(no counterpart)".into(), |c| format!(
-                "{} {}",
-                c.program.display(),
-                c.args.join(" ")
-            ))
+        Spec::describe(counterpart.as_ref())
     );
     let Pair { peer, counterpart } = child::run_pair(
         &peer,

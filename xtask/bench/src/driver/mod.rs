@@ -819,13 +819,7 @@ fn measure(
         variant.name(),
         peer.program.display(),
         peer.args.join(" "),
-        counterpart
-            .as_ref()
-            .map_or("(no counterpart)".into(), |c| format!(
-                "{} {}",
-                c.program.display(),
-                c.args.join(" ")
-            ))
+        Spec::describe(counterpart.as_ref())
     );
     let with_counterpart = counterpart.is_some();
     let Pair { peer, counterpart } = child::run_pair(
