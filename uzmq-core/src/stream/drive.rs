@@ -10,7 +10,7 @@ use super::state::{Flow, Stream};
 use super::{Inner, StreamHandle};
 use crate::callback_slot::Lent;
 use crate::fd_watch::FdWatch;
-use crate::stream::write_queue::HeadSend;
+use crate::stream::write_queue::RunEnd;
 use crate::{Error, Events, Io, Multipart, Reactor, Result, Socket};
 
 /// Who asked for the step.
@@ -247,7 +247,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         let mut out = Attempts::default();
         let mut dequeued = false;
         while *left > 0 {
-            let outcome = {
+            let (plain, outcome) = {
                 let mut st = self.st.borrow_mut();
                 if !st.may_send(mode) {
                     break;
@@ -255,30 +255,22 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 // Messages without a completion go out under this one
                 // borrow: no user code runs between them, so nothing can
                 // change what `may_send` said.
-                loop {
-                    match st.queue.send_head(&self.kind.socket) {
-                        Some(HeadSend::Sent(None)) if *left > 1 => {
-                            *left -= 1;
-                            out.moved += 1;
-                            dequeued = true;
-                        }
-                        other => break other,
-                    }
-                }
+                st.queue.send_run(&self.kind.socket, *left)
             };
+            *left -= plain;
+            out.moved += plain;
+            dequeued |= plain > 0;
             let Some(outcome) = outcome else {
                 break;
             };
             match outcome {
-                HeadSend::Sent(done) => {
+                RunEnd::Sent(done) => {
                     *left -= 1;
                     out.moved += 1;
                     dequeued = true;
-                    if let Some(done) = done {
-                        done.complete(h, Ok(()));
-                    }
+                    done.complete(h, Ok(()));
                 }
-                HeadSend::Blocked => {
+                RunEnd::Blocked => {
                     // The end of a run that sent something; an attempt of
                     // its own (and a refusal) when it is the first.
                     if !dequeued {
@@ -287,7 +279,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     }
                     break;
                 }
-                HeadSend::Failed(e, done) => {
+                RunEnd::Failed(e, done) => {
                     *left -= 1;
                     dequeued = true;
                     if let Some(done) = done {

@@ -480,40 +480,27 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         frames: impl ExactSizeIterator<Item = zmq::Message>,
         done: Option<Done<R, S>>,
     ) -> Result<()> {
-        let outcome = match self.open_mut() {
-            Err(e) => Err((e, done)),
-            Ok(_) if !self.kind.socket.can_send() => Err((Error::Zmq(zmq::Error::ENOTSUP), done)),
-            Ok(mut st) => match st
-                .usable()
-                .err()
-                .or_else(|| st.queue.refusal(frames.len(), st.queue_limit))
-            {
-                Some(e) => Err((e, done)),
-                None => {
-                    let was_empty = st.queue.is_empty();
-                    st.queue.push(frames, done);
-                    // Whether the write changed nothing the loop side
-                    // depends on: the queue was not empty and the flow stays
-                    // as it was (then the fd watch, the keep-alive and the
-                    // rest are already right).
-                    Ok(match &mut st.stream {
-                        Stream::Open(flow) => {
-                            let before = *flow;
-                            *flow = flow.write();
-                            !was_empty && *flow == before
-                        }
-                        _ => false,
-                    })
-                }
-            },
-        };
-        let unchanged = match outcome {
-            Ok(unchanged) => unchanged,
-            Err((e, done)) => {
-                // Only now, with the state free: it may run user code.
-                drop(done);
+        // `done`, a parameter, drops after every local: after the borrow.
+        let unchanged = {
+            let mut st = self.open_mut()?;
+            let st = &mut *st;
+            if !self.kind.socket.can_send() {
+                return Err(Error::Zmq(zmq::Error::ENOTSUP));
+            }
+            let Stream::Open(flow) = &mut st.stream else {
+                return Err(st.usable().err().unwrap_or(Error::Closed));
+            };
+            if let Some(e) = st.queue.refusal(frames.len(), st.queue_limit) {
                 return Err(e);
             }
+            // Whether the write changed nothing the loop side depends on:
+            // the queue was not empty and the flow stays as it was (then
+            // the fd watch, the keep-alive and the rest are already right).
+            let before = *flow;
+            *flow = flow.write();
+            let unchanged = !st.queue.is_empty() && *flow == before;
+            st.queue.push(frames, done);
+            unchanged
         };
         if unchanged {
             self.recheck();

@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 
 use crate::{Error, Io, Socket};
 
-/// What happened to the message at the head of the queue.
-pub(crate) enum HeadSend<C> {
+/// What ended a run of sends (other than the cap or an empty queue).
+pub(crate) enum RunEnd<C> {
     /// libzmq took all its frames; here is its completion callback.
-    Sent(Option<C>),
+    Sent(C),
     /// libzmq cannot take more now; the message stays at the head.
     Blocked,
     /// libzmq refused it; it left the queue with its callback.
@@ -82,29 +82,47 @@ impl<C> WriteQueue<C> {
         }
     }
 
-    /// Sends the head message's frames until it is all taken or libzmq
-    /// pushes back. A refused frame stays in place, intact.
+    /// Sends head messages until `max` went, one with a completion went,
+    /// the queue ran empty, or libzmq pushed back or refused. Returns how
+    /// many went without a completion, and what ended the run, unless it
+    /// was `max` or the empty queue. One loop over the frames, so the
+    /// common message (no completion) costs no outcome built and matched.
     #[inline]
-    pub(crate) fn send_head(&mut self, socket: &impl Socket) -> Option<HeadSend<C>> {
-        loop {
-            let (frame, place) = self.frames.front_mut()?;
+    pub(crate) fn send_run(
+        &mut self,
+        socket: &impl Socket,
+        max: usize,
+    ) -> (usize, Option<RunEnd<C>>) {
+        let mut plain = 0;
+        // `plain` only grows at a message's end, so a run never stops
+        // inside a message for the cap.
+        while plain < max {
+            let Some((frame, place)) = self.frames.front_mut() else {
+                break;
+            };
             let more = matches!(place, Place::More);
             match socket.send_frame(frame, more) {
                 Ok(Io::Done(())) => {
-                    let (sent, place) = self.frames.pop_front()?;
+                    let Some((sent, place)) = self.frames.pop_front() else {
+                        break;
+                    };
                     // libzmq took the content and left an empty message (the
                     // Socket contract), which owns nothing: closing it would
                     // be an FFI call per frame for nothing.
                     std::mem::forget(sent);
                     if let Place::Last(done) = place {
                         self.messages -= 1;
-                        return Some(HeadSend::Sent(done));
+                        match done {
+                            Some(done) => return (plain, Some(RunEnd::Sent(done))),
+                            None => plain += 1,
+                        }
                     }
                 }
-                Ok(Io::WouldBlock) => return Some(HeadSend::Blocked),
-                Err(e) => return Some(HeadSend::Failed(e, self.drop_head())),
+                Ok(Io::WouldBlock) => return (plain, Some(RunEnd::Blocked)),
+                Err(e) => return (plain, Some(RunEnd::Failed(e, self.drop_head()))),
             }
         }
+        (plain, None)
     }
 
     /// Drops the head message's frames; its callback.
