@@ -3,7 +3,7 @@
 //! alive, and the door other threads reach the loop through.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
@@ -41,9 +41,7 @@ pub(crate) struct LoopShared<R: Reactor> {
     running: Cell<bool>,
     armed: Cell<bool>,
     /// Handles to run in the next check phase, in the order they asked.
-    turn: RefCell<Vec<Rc<dyn LoopHandle>>>,
-    /// The previous turn's buffer, kept to avoid an allocation per iteration.
-    spare: RefCell<Vec<Rc<dyn LoopHandle>>>,
+    turn: RefCell<VecDeque<Rc<dyn LoopHandle>>>,
     members: RefCell<Members>,
     /// The door for other threads, made on first use.
     remote: RefCell<Option<RemotePart<R>>>,
@@ -121,8 +119,7 @@ impl<R: Reactor> EventLoop<R> {
             reactor,
             running: Cell::new(false),
             armed: Cell::new(false),
-            turn: RefCell::new(Vec::new()),
-            spare: RefCell::new(Vec::new()),
+            turn: RefCell::new(VecDeque::new()),
             members: RefCell::new(Members::default()),
             remote: RefCell::new(None),
             channel_owners: RefCell::new(HashMap::new()),
@@ -439,7 +436,7 @@ impl<R: Reactor> LoopShared<R> {
         if handle.scheduled().replace(true) {
             return;
         }
-        self.turn.borrow_mut().push(handle);
+        self.turn.borrow_mut().push_back(handle);
         if !self.armed.replace(true) {
             self.reactor.arm_turn(true);
         }
@@ -448,38 +445,20 @@ impl<R: Reactor> LoopShared<R> {
     /// The check phase: each queued handle runs once. Handles that queue
     /// themselves again (more work than one batch) run next iteration, so a
     /// busy handle cannot starve timers and other handles.
+    ///
+    /// Only the handles queued when the phase began run, each taken from
+    /// the front as it goes: those queued meanwhile wait behind them, and
+    /// after a panic the ones not run keep their place.
     fn run_turn(&self) {
-        let batch = {
-            let mut turn = self.turn.borrow_mut();
-            let mut spare = self.spare.borrow_mut();
-            std::mem::swap(&mut *turn, &mut *spare);
-            std::mem::take(&mut *spare)
-        };
-        let mut batch = TurnBatch {
-            shared: self,
-            items: batch,
-            next: 0,
-        };
-        while let Some(handle) = batch.pop() {
+        let queued = self.turn.borrow().len();
+        for _ in 0..queued {
+            let Some(handle) = self.turn.borrow_mut().pop_front() else {
+                break;
+            };
             handle.scheduled().set(false);
             handle.on_turn();
         }
-    }
-
-    fn finish_turn(&self, mut rest: Vec<Rc<dyn LoopHandle>>) {
-        let empty = {
-            let mut turn = self.turn.borrow_mut();
-            if !rest.is_empty() {
-                // A callback panicked mid-batch: the handles not yet run keep
-                // their place, ahead of those queued since.
-                rest.append(&mut turn);
-                std::mem::swap(&mut *turn, &mut rest);
-            }
-            turn.is_empty()
-        };
-        rest.clear();
-        *self.spare.borrow_mut() = rest;
-        if empty && self.armed.replace(false) {
+        if self.turn.borrow().is_empty() && self.armed.replace(false) {
             self.reactor.arm_turn(false);
         }
     }
@@ -526,30 +505,6 @@ impl<R: Reactor> LoopShared<R> {
         // Dropped outside the borrow: this may be the handle's last
         // reference, and its Drop unregisters it.
         drop(old);
-    }
-}
-
-/// The handles of one check phase; on unwind the rest go back to the queue.
-struct TurnBatch<'a, R: Reactor> {
-    shared: &'a LoopShared<R>,
-    items: Vec<Rc<dyn LoopHandle>>,
-    next: usize,
-}
-
-impl<R: Reactor> TurnBatch<'_, R> {
-    fn pop(&mut self) -> Option<Rc<dyn LoopHandle>> {
-        let item = self.items.get(self.next).cloned();
-        self.next += 1;
-        item
-    }
-}
-
-impl<R: Reactor> Drop for TurnBatch<'_, R> {
-    fn drop(&mut self) {
-        let mut items = std::mem::take(&mut self.items);
-        let done = self.next.min(items.len());
-        items.drain(..done);
-        self.shared.finish_turn(items);
     }
 }
 
