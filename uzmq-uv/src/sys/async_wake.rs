@@ -20,7 +20,7 @@ use libuv_sys2::{self as uv, uv_async_t};
 use uzmq_core::{LoopCallback, Result};
 
 use super::handle::{Handle, invoke};
-use super::loop_state::LoopState;
+use super::loop_state::{LoopState, Phase};
 
 /// The address of a live `uv_async_t`, shared with other threads.
 struct AsyncPtr(*mut uv_async_t);
@@ -126,5 +126,5 @@ impl Drop for Async {
 unsafe extern "C" fn async_cb(handle: *mut uv_async_t) {
     // SAFETY: libuv passes the handle this callback was given to, created by
     // `Async::new` as a block of `uv_async_t`, live until its close callback.
-    unsafe { invoke(handle) }
+    unsafe { invoke(handle, Phase::Io) }
 }

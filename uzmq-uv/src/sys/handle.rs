@@ -24,7 +24,7 @@ use libuv_sys2::{self as uv, uv_handle_t, uv_loop_t};
 use uzmq_core::{LoopCallback, Result};
 
 use super::error::check;
-use super::loop_state::{LoopCtx, LoopState};
+use super::loop_state::{LoopCtx, LoopState, Phase};
 
 /// One handle's heap block.
 ///
@@ -199,7 +199,7 @@ unsafe extern "C" fn close_cb<H>(handle: *mut uv_handle_t) {
 /// `handle` is the handle libuv passed to a callback of a handle created
 /// with [`alloc`] as a `HandleBlock<H>`. libuv calls a handle's callbacks
 /// only before its close callback, so the block is live for this call.
-pub(crate) unsafe fn invoke<H>(handle: *mut H) {
+pub(crate) unsafe fn invoke<H>(handle: *mut H, phase: Phase) {
     let block = handle.cast::<HandleBlock<H>>();
     let handle = handle.cast::<uv_handle_t>();
     // SAFETY: the handle is live for this call (contract above), and its
@@ -222,7 +222,9 @@ pub(crate) unsafe fn invoke<H>(handle: *mut H) {
     // queues it; the block is freed after this call, in `close_cb`.
     let callback = unsafe { &mut (*block).callback };
     if let Some(callback) = callback {
+        let outer = ctx.enter_phase(phase);
         ctx.guard(callback);
+        ctx.enter_phase(outer);
     }
 }
 

@@ -10,12 +10,23 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-use libuv_sys2::{self as uv, uv_handle_t, uv_loop_t};
+use libuv_sys2::{self as uv, uv_handle_t, uv_idle_t, uv_loop_t};
 use uzmq_core::{Error, LoopCallback, Result, RunMode};
 
 use super::error::check;
 use super::handle::detach_and_close;
-use super::turn::Turn;
+use super::turn;
+
+/// Where in a `uv_run` iteration a callback of this crate runs, as far as
+/// the turn cares.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Phase {
+    /// An I/O callback (a poll, async or signal handle's): libuv runs the
+    /// check phase after the poll phase, before it can block again.
+    Io,
+    /// Anything else: a timer, the check phase, or outside any callback.
+    Other,
+}
 
 /// A caught panic payload.
 type Payload = Box<dyn Any + Send>;
@@ -34,6 +45,12 @@ pub(crate) struct LoopCtx {
     hook: Cell<Option<LoopCallback>>,
     /// Whether the check phase runs the hook.
     armed: Cell<bool>,
+    /// The turn's idle handle (see `turn`), once made.
+    idle: Cell<Option<NonNull<uv_idle_t>>>,
+    /// Whether that idle handle is started.
+    idle_started: Cell<bool>,
+    /// Which phase the callback of ours that is running belongs to.
+    phase: Cell<Phase>,
     /// Inside `uv_run` (libuv forbids running a loop from its own callback).
     running: Cell<bool>,
     /// Teardown has begun: no user callback may run any more.
@@ -67,9 +84,36 @@ impl LoopCtx {
         self.tearing_down.get()
     }
 
-    /// Whether the turn is armed.
+    /// Arms or disarms the turn.
     pub(crate) fn set_armed(&self, armed: bool) {
         self.armed.set(armed);
+    }
+
+    /// Whether the turn is armed.
+    pub(crate) fn armed(&self) -> bool {
+        self.armed.get()
+    }
+
+    /// The turn's idle handle and whether it is started.
+    pub(crate) fn idle(&self) -> (Option<NonNull<uv_idle_t>>, &Cell<bool>) {
+        (self.idle.get(), &self.idle_started)
+    }
+
+    /// Records the turn's idle handle, made (stopped) after this context.
+    pub(crate) fn set_idle(&self, idle: NonNull<uv_idle_t>) {
+        self.idle.set(Some(idle));
+    }
+
+    /// Marks a callback of `phase` as running; returns the phase to
+    /// restore after it.
+    pub(crate) fn enter_phase(&self, phase: Phase) -> Phase {
+        self.phase.replace(phase)
+    }
+
+    /// The phase of the callback of ours that is running ([`Phase::Other`]
+    /// outside any).
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase.get()
     }
 
     /// The check phase: runs the turn hook if armed.
@@ -133,6 +177,9 @@ impl RawLoop {
             raw: raw.as_ptr(),
             hook: Cell::new(None),
             armed: Cell::new(false),
+            idle: Cell::new(None),
+            idle_started: Cell::new(false),
+            phase: Cell::new(Phase::Other),
             running: Cell::new(false),
             tearing_down: Cell::new(false),
             panic: Cell::new(None),
@@ -243,7 +290,6 @@ unsafe extern "C" fn detach_ours(handle: *mut uv_handle_t, arg: *mut c_void) {
 /// raw loop and its turn. Handles hold a `Weak` to it as a liveness token.
 pub(crate) struct LoopState {
     raw: RawLoop,
-    turn: Turn,
 }
 
 impl LoopState {
@@ -267,8 +313,8 @@ impl LoopState {
     fn with(raw: RawLoop) -> Result<Rc<LoopState>> {
         // On failure `raw` is dropped, and its teardown closes whatever
         // turn handle was already initialised.
-        let turn = Turn::new(&raw)?;
-        Ok(Rc::new(LoopState { raw, turn }))
+        turn::create(&raw)?;
+        Ok(Rc::new(LoopState { raw }))
     }
 
     /// The loop, for `uv_*_init` calls.
@@ -336,6 +382,6 @@ impl LoopState {
 
     /// Arms or disarms the turn.
     pub(crate) fn arm_turn(&self, armed: bool) {
-        self.turn.arm(self.raw.ctx(), armed);
+        turn::arm(self.raw.ctx(), armed);
     }
 }

@@ -12,7 +12,7 @@ use uzmq_core::{Error, LoopCallback, RawFd, Result};
 
 use super::error::check;
 use super::handle::{Handle, invoke};
-use super::loop_state::LoopState;
+use super::loop_state::{LoopState, Phase};
 use std::rc::Rc;
 
 /// A poll handle with its callback.
@@ -56,5 +56,5 @@ impl Poll {
 unsafe extern "C" fn poll_cb(handle: *mut uv_poll_t, _status: c_int, _events: c_int) {
     // SAFETY: libuv passes the handle this callback was started on, created
     // by `Poll::new` as a block of `uv_poll_t`, live until its close callback.
-    unsafe { invoke(handle) }
+    unsafe { invoke(handle, Phase::Io) }
 }

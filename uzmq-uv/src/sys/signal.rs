@@ -13,7 +13,7 @@ use uzmq_core::{Error, LoopCallback, Result};
 
 use super::error::check;
 use super::handle::{Handle, invoke};
-use super::loop_state::LoopState;
+use super::loop_state::{LoopState, Phase};
 
 /// A signal handle with its callback.
 pub(crate) struct Signal(Handle<uv_signal_t>);
@@ -68,5 +68,5 @@ unsafe extern "C" fn signal_cb(handle: *mut uv_signal_t, _signum: c_int) {
     // SAFETY: libuv passes the handle this callback was started on, created
     // by `Signal::new` as a block of `uv_signal_t`, live until its close
     // callback (a stopped or closing handle gets no more calls).
-    unsafe { invoke(handle) }
+    unsafe { invoke(handle, Phase::Io) }
 }

@@ -7,7 +7,7 @@ use uzmq_core::{Error, LoopCallback, Result};
 
 use super::error::check;
 use super::handle::{Handle, invoke};
-use super::loop_state::LoopState;
+use super::loop_state::{LoopState, Phase};
 
 /// A timer handle with its callback.
 pub(crate) struct Timer(Handle<uv_timer_t>);
@@ -89,5 +89,5 @@ impl Timer {
 unsafe extern "C" fn timer_cb(handle: *mut uv_timer_t) {
     // SAFETY: libuv passes the handle this callback was started on, created
     // by `Timer::new` as a block of `uv_timer_t`, live until its close callback.
-    unsafe { invoke(handle) }
+    unsafe { invoke(handle, Phase::Other) }
 }

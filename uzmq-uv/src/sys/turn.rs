@@ -5,68 +5,88 @@
 //! Disarmed, the idle handle is stopped and the check handle is unref'd, so
 //! an idle loop blocks in the kernel (zero CPU) and `run(Default)` returns
 //! when nothing else is active.
+//!
+//! Armed from an I/O callback, the turn needs no idle handle yet: libuv runs
+//! the check phase right after the poll phase, before it can block again.
+//! The idle handle starts only if the turn is still armed after that phase
+//! (a handle with more than one batch of work), so an event that the turn
+//! serves in one go costs no start and stop of it.
 
 use std::ptr::NonNull;
 
 use libuv_sys2::{self as uv, uv_check_t, uv_idle_t};
 use uzmq_core::Result;
 
-use super::handle::{HandleBlock, alloc, close, ctx_of, raw_of};
-use super::loop_state::{LoopCtx, RawLoop};
+use super::handle::{alloc, close, ctx_of, raw_of};
+use super::loop_state::{LoopCtx, Phase, RawLoop};
 
-/// The loop's check and idle handles. No `Drop`: both belong to the loop and
-/// are closed and freed by its teardown.
-pub(crate) struct Turn {
-    idle: NonNull<HandleBlock<uv_idle_t>>,
-}
-
-impl Turn {
-    /// Creates and starts the (unref'd) check handle, and the idle handle,
-    /// stopped.
-    pub(crate) fn new(lp: &RawLoop) -> Result<Turn> {
-        let ctx = lp.ctx_ptr();
-        let lp = lp.as_ptr();
-        // SAFETY: `lp` is an initialised loop; `handle` is the block's handle
-        // at its final address. `uv_check_start` cannot fail with a callback
-        // given, and `uv_unref` of the started check keeps it from holding
-        // the loop alive.
-        let check = alloc::<uv_check_t>(ctx, None, |handle| unsafe {
-            let rc = uv::uv_check_init(lp, handle);
-            if rc == 0 {
-                uv::uv_check_start(handle, Some(check_cb));
-                uv::uv_unref(handle.cast());
+/// Creates and starts the (unref'd) check handle, and the idle handle,
+/// stopped, whose address the loop's context keeps. Both belong to the
+/// loop and are closed and freed by its teardown.
+pub(crate) fn create(lp: &RawLoop) -> Result<()> {
+    let ctx = lp.ctx_ptr();
+    let raw = lp.as_ptr();
+    // SAFETY: `raw` is an initialised loop; `handle` is the block's handle
+    // at its final address. `uv_check_start` cannot fail with a callback
+    // given, and `uv_unref` of the started check keeps it from holding the
+    // loop alive.
+    let check = alloc::<uv_check_t>(ctx, None, |handle| unsafe {
+        let rc = uv::uv_check_init(raw, handle);
+        if rc == 0 {
+            uv::uv_check_start(handle, Some(check_cb));
+            uv::uv_unref(handle.cast());
+        }
+        rc
+    })?;
+    // SAFETY: as above, for `uv_idle_init`.
+    let idle = alloc::<uv_idle_t>(ctx, None, |handle| unsafe { uv::uv_idle_init(raw, handle) });
+    match idle {
+        Ok(idle) => {
+            // A block's handle is its first field, so never null.
+            if let Some(idle) = NonNull::new(raw_of(idle)) {
+                lp.ctx().set_idle(idle);
             }
-            rc
-        })?;
-        // SAFETY: as above, for `uv_idle_init`.
-        let idle = alloc::<uv_idle_t>(ctx, None, |handle| unsafe { uv::uv_idle_init(lp, handle) });
-        match idle {
-            Ok(idle) => Ok(Turn { idle }),
-            Err(e) => {
-                // The check handle is initialised and nobody else knows it:
-                // close it here; the loop's teardown (the caller drops the
-                // loop on this error) runs its close callback.
-                // SAFETY: `check` came from `alloc` and was never closed.
-                unsafe { close(check) };
-                Err(e)
-            }
+            Ok(())
+        }
+        Err(e) => {
+            // The check handle is initialised and nobody else knows it:
+            // close it here; the loop's teardown (the caller drops the loop
+            // on this error) runs its close callback.
+            // SAFETY: `check` came from `alloc` and was never closed.
+            unsafe { close(check) };
+            Err(e)
         }
     }
+}
 
-    /// Arms (starts the idle handle) or disarms (stops it) the turn.
-    pub(crate) fn arm(&self, ctx: &LoopCtx, armed: bool) {
-        ctx.set_armed(armed);
-        let idle = raw_of(self.idle);
-        // SAFETY: the idle block is live while its loop is (only teardown
-        // closes it, and `self` belongs to the loop's state, which is not
-        // being torn down while borrowed). Both calls are idempotent and
-        // cannot fail on an initialised handle with a callback given.
-        unsafe {
-            if armed {
-                uv::uv_idle_start(idle, Some(idle_cb));
-            } else {
-                uv::uv_idle_stop(idle);
-            }
+/// Arms or disarms the turn: the check phase runs the hook while armed,
+/// and the idle handle keeps the loop from blocking before it does (unless
+/// an I/O callback armed it: see the module doc).
+pub(crate) fn arm(ctx: &LoopCtx, armed: bool) {
+    ctx.set_armed(armed);
+    if !(armed && ctx.phase() == Phase::Io) {
+        keep_polling(ctx, armed);
+    }
+}
+
+/// Starts (or stops) the idle handle, if it is not already.
+fn keep_polling(ctx: &LoopCtx, on: bool) {
+    let (Some(idle), started) = ctx.idle() else {
+        return;
+    };
+    if started.replace(on) == on {
+        return;
+    }
+    // SAFETY: the idle block is live while its context is reachable: only
+    // teardown closes it, and teardown detaches every handle of the loop
+    // first (no callback reaches the context after), while the Rust side
+    // arms through the loop state it borrows. Both calls cannot fail on an
+    // initialised handle with a callback given.
+    unsafe {
+        if on {
+            uv::uv_idle_start(idle.as_ptr(), Some(idle_cb));
+        } else {
+            uv::uv_idle_stop(idle.as_ptr());
         }
     }
 }
@@ -77,6 +97,11 @@ unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
     // context (while attached) outlives it.
     if let Some(ctx) = unsafe { ctx_of(handle.cast()) } {
         ctx.run_turn();
+        // Still armed (more work than one turn, or armed by the hook from
+        // this phase): the next poll phase must not block.
+        if ctx.armed() && !ctx.tearing_down() {
+            keep_polling(ctx, true);
+        }
     }
 }
 
