@@ -502,7 +502,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             st.queue.push(frames, done);
             unchanged
         };
-        if unchanged {
+        if unchanged || self.kind.driving.get() {
+            // A drive under way (a write from a read callback) brings the
+            // watch and the rest up to date when it ends, and re-reads the
+            // events before that.
             self.recheck();
         } else {
             self.changed(true);
