@@ -481,7 +481,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         done: Option<Done<R, S>>,
     ) -> Result<()> {
         // `done`, a parameter, drops after every local: after the borrow.
-        let unchanged = {
+        {
             let mut st = self.open_mut()?;
             let st = &mut *st;
             if !self.kind.socket.can_send() {
@@ -493,23 +493,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             if let Some(e) = st.queue.refusal(frames.len(), st.queue_limit) {
                 return Err(e);
             }
-            // Whether the write changed nothing the loop side depends on:
-            // the queue was not empty and the flow stays as it was (then
-            // the fd watch, the keep-alive and the rest are already right).
-            let before = *flow;
             *flow = flow.write();
-            let unchanged = !st.queue.is_empty() && *flow == before;
             st.queue.push(frames, done);
-            unchanged
-        };
-        if unchanged || self.kind.driving.get() {
-            // A drive under way (a write from a read callback) brings the
-            // watch and the rest up to date when it ends, and re-reads the
-            // events before that.
-            self.recheck();
-        } else {
-            self.changed(true);
         }
+        // The step that sends it also arms the watch and keeps the handle
+        // alive to match (at the end of the drive under way, if this write
+        // comes from one of its callbacks; else in the next turn, which
+        // holds the handle until then).
+        self.recheck();
         Ok(())
     }
 
