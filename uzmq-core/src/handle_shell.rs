@@ -182,10 +182,16 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
 
     /// Runs the handle's turn in the loop's next check phase (once, however
     /// often asked).
+    #[inline]
     pub(crate) fn schedule(&self) {
-        if self.scheduled.get() {
-            return;
+        // Inlined, so a handle asked again (a write behind others) costs
+        // only this test.
+        if !self.scheduled.get() {
+            self.queue_turn();
         }
+    }
+
+    fn queue_turn(&self) {
         if let (Some(lp), Some(me)) = (self.lp.upgrade(), self.as_loop_handle()) {
             lp.schedule(me);
         }
