@@ -4,7 +4,8 @@
 //! progress in every iteration while they have messages; a repeating timer
 //! on the same loop fires in every iteration it is due. The same batch
 //! caps writes: no iteration sends more than n queued messages, and every
-//! iteration sends some while libzmq has room.
+//! iteration sends some while libzmq has room. A handle its fd wakes steps
+//! right then, and the turn its cap asks for waits for the next iteration.
 
 mod prop_support;
 
@@ -340,8 +341,67 @@ fn write_flood(
     Ok(())
 }
 
+/// A PULL handle with nothing to do, woken by its fd with `total`
+/// messages waiting: the fd's callback steps it, and the turn that its
+/// cap asks for waits for the next iteration, so no iteration reads more
+/// than `batch`; everything arrives, in order.
+fn woken(seed: u64, batch: usize, total: usize, frames: usize) -> Result<(), TestCaseError> {
+    let seed = mock_seed(seed);
+    let lp = new_loop(seed);
+    let r = lp.reactor().clone();
+    let (socket, peer) = mock_pair(MockKind::Pull, MockConfig::default(), seed);
+    let h = Stream::new(&lp, socket).expect("stream handle");
+    h.set_read_batch(batch);
+    let reads: Reads = Rc::default();
+    {
+        let (log, r) = (reads.clone(), r.clone());
+        h.start_read(move |_h: &Stream, m| {
+            log.borrow_mut()
+                .push((r.iterations(), to_bytes(&m.expect("a message"))));
+        })
+        .expect("start_read");
+    }
+    settle(&lp).map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
+    prop_assert!(!r.turn_armed(), "seed {}: not idle before the burst", seed);
+    let sent: Vec<Msg> = (0..total)
+        .map(|seq| message('w', seq, 1 + seq % frames))
+        .collect();
+    for msg in &sent {
+        prop_assert!(
+            peer.send(&frame_refs(msg)),
+            "seed {}: the peer's pipe is full",
+            seed
+        );
+    }
+    settle(&lp).map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
+    let read: Vec<Msg> = reads.borrow().iter().map(|(_, m)| m.clone()).collect();
+    prop_assert_eq!(&read, &sent, "seed {}", seed);
+    let mut per_iteration: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, _) in reads.borrow().iter() {
+        *per_iteration.entry(*i).or_default() += 1;
+    }
+    prop_assert!(
+        per_iteration.values().all(|n| *n <= batch),
+        "seed {}: more than batch {} in one iteration: {:?}",
+        seed,
+        batch,
+        per_iteration
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn a_handle_woken_by_its_fd_reads_one_batch_per_iteration(
+        seed in any::<u64>(),
+        batch in 1usize..=10,
+        total in 1usize..=60,
+        frames in 1usize..=3,
+    ) {
+        woken(seed, batch, total, frames)?;
+    }
 
     #[test]
     fn a_flood_is_capped_per_iteration_and_starves_nobody(c in flood_case()) {

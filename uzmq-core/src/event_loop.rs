@@ -16,6 +16,13 @@ use crate::{DEFAULT_READ_BATCH, Error, RawAsync, Reactor, Result, RunMode};
 pub(crate) trait LoopHandle: 'static {
     /// Set while the handle sits in the turn queue, so it is queued once.
     fn scheduled(&self) -> &Cell<bool>;
+    /// Claims the step of iteration `iteration`: false if the handle had
+    /// it already (it stepped in this iteration's poll phase, when its fd
+    /// was signalled), so the turn leaves it for the next iteration.
+    fn claim_step(&self, iteration: u64) -> bool {
+        let _ = iteration;
+        true
+    }
     /// Runs the handle's step for this loop iteration.
     fn on_turn(self: Rc<Self>);
     /// The loop is gone: close at once, drop every callback uncalled.
@@ -431,6 +438,11 @@ impl<R: Reactor> LoopShared<R> {
         }
     }
 
+    /// The iteration under way (see [`Reactor::iteration`]).
+    pub(crate) fn iteration(&self) -> u64 {
+        self.reactor.iteration()
+    }
+
     /// Queues `handle` for the next check phase, once.
     pub(crate) fn schedule(&self, handle: Rc<dyn LoopHandle>) {
         if handle.scheduled().replace(true) {
@@ -448,13 +460,20 @@ impl<R: Reactor> LoopShared<R> {
     ///
     /// Only the handles queued when the phase began run, each taken from
     /// the front as it goes: those queued meanwhile wait behind them, and
-    /// after a panic the ones not run keep their place.
+    /// after a panic the ones not run keep their place. A handle that
+    /// stepped in this iteration already (from its fd) goes back in line,
+    /// still queued, for the next.
     fn run_turn(&self) {
+        let iteration = self.reactor.iteration();
         let queued = self.turn.borrow().len();
         for _ in 0..queued {
             let Some(handle) = self.turn.borrow_mut().pop_front() else {
                 break;
             };
+            if !handle.claim_step(iteration) {
+                self.turn.borrow_mut().push_back(handle);
+                continue;
+            }
             handle.scheduled().set(false);
             handle.on_turn();
         }

@@ -119,6 +119,8 @@ pub(crate) struct Shell<R: Reactor, K: Kind<R>> {
     lp: WeakLoop<R>,
     key: Cell<Option<usize>>,
     scheduled: Cell<bool>,
+    /// The iteration of the last step (`None` before the first).
+    stepped: Cell<Option<u64>>,
     kept: Cell<bool>,
     life: Cell<Life>,
     close_cb: Cell<Option<CloseCb<R, K>>>,
@@ -138,6 +140,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
             lp: lp.downgrade(),
             key: Cell::new(None),
             scheduled: Cell::new(false),
+            stepped: Cell::new(None),
             kept: Cell::new(false),
             life: Cell::new(Life::Open),
             close_cb: Cell::new(None),
@@ -188,6 +191,26 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         // only this test.
         if !self.scheduled.get() {
             self.queue_turn();
+        }
+    }
+
+    /// The fd was signalled (poll phase): the step runs right here, unless
+    /// the handle is queued for this iteration's turn anyway, or stepped in
+    /// this iteration already (then the turn runs it next iteration).
+    /// Either way at most one step per handle per iteration.
+    pub(crate) fn fd_signalled(self: &Rc<Self>) {
+        if self.scheduled.get() {
+            return;
+        }
+        let Some(lp) = self.lp.upgrade() else {
+            return;
+        };
+        // A closing handle finishes its close in the turn, as always.
+        if self.life.get() == Life::Open && self.claim_step(lp.iteration()) {
+            drop(lp);
+            LoopHandle::on_turn(self.clone());
+        } else {
+            lp.schedule(self.clone());
         }
     }
 
@@ -283,6 +306,10 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
 impl<R: Reactor, K: Kind<R>> LoopHandle for Shell<R, K> {
     fn scheduled(&self) -> &Cell<bool> {
         &self.scheduled
+    }
+
+    fn claim_step(&self, iteration: u64) -> bool {
+        self.stepped.replace(Some(iteration)) != Some(iteration)
     }
 
     fn on_turn(self: Rc<Self>) {

@@ -3,7 +3,8 @@
 //! `ZMQ_FD` only signals edges.
 //!
 //! How: the fd is watched for READABLE only and means "look again"; the
-//! truth is `ZMQ_EVENTS`, read in the loop's check phase. After a callback
+//! truth is `ZMQ_EVENTS`, read in the handle's step (from the fd's callback,
+//! or from the loop's check phase when nothing signalled). After a callback
 //! (which may have sent or received, consuming the edge) the handle looks
 //! again next iteration, and only an events read that shows nothing of
 //! interest lets it sleep on the fd.
@@ -81,7 +82,7 @@ impl<R: Reactor, S: Socket> Kind<R> for PollKind<S> {
         (st.cb.clear(), None, None)
     }
 
-    /// The check phase: report what is ready now, level-triggered.
+    /// The step: report what is ready now, level-triggered.
     fn turn(inner: &Rc<Inner<R, S>>) {
         let poll = inner.st.borrow().poll;
         let mask = match poll {
@@ -167,7 +168,7 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
         );
         let watch = lp
             .reactor()
-            .watch(fd, inner.loop_callback(|inner| inner.schedule()))?;
+            .watch(fd, inner.loop_callback(|inner| inner.fd_signalled()))?;
         inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
         inner.register();
         Ok(PollHandle { inner })

@@ -44,6 +44,11 @@ pub trait Reactor: 'static {
     /// poll and counts as alive; disarmed, it costs nothing.
     fn arm_turn(&self, armed: bool);
 
+    /// A number that stays the same through one iteration's poll and check
+    /// phases and differs in the next iteration's: what tells a handle
+    /// whether it already stepped in this iteration.
+    fn iteration(&self) -> u64;
+
     /// A stopped watch of `fd` for readability; `on_readable` runs from the
     /// poll phase, once per iteration while the fd is readable and the
     /// watch started. Dropping the watch closes it; the callback is dropped

@@ -87,6 +87,10 @@ impl Reactor for UvLoop {
         self.state.arm_turn(armed);
     }
 
+    fn iteration(&self) -> u64 {
+        self.state.iteration()
+    }
+
     /// A stopped [`UvWatch`] of `fd`; fails with `Error::Uv` when libuv
     /// refuses the fd (`EBADF`, `EPERM` for a regular file, `EEXIST` when
     /// another started watch has it).

@@ -705,6 +705,10 @@ impl fmt::Debug for MockReactor {
 }
 
 impl Reactor for MockReactor {
+    fn iteration(&self) -> u64 {
+        self.st.borrow().iterations
+    }
+
     type Watch = MockWatch;
     type Timer = MockTimer;
     type Signal = MockSignal;

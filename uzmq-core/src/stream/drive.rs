@@ -16,7 +16,7 @@ use crate::{Error, Events, Io, Multipart, Reactor, Result, Socket};
 /// Who asked for the step.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// The loop's check phase.
+    /// The loop's step: from the fd's callback or the check phase.
     Turn,
     /// `flush()`: also sends while writing is paused.
     Flush,

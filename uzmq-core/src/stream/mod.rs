@@ -227,7 +227,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         // The fd only says "look again": the turn reads ZMQ_EVENTS.
         let watch = lp
             .reactor()
-            .watch(fd, inner.loop_callback(|inner| inner.schedule()))?;
+            .watch(fd, inner.loop_callback(|inner| inner.fd_signalled()))?;
         inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
         inner.register();
         Ok(StreamHandle { inner })

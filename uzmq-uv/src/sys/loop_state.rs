@@ -51,6 +51,9 @@ pub(crate) struct LoopCtx {
     idle_started: Cell<bool>,
     /// Which phase the callback of ours that is running belongs to.
     phase: Cell<Phase>,
+    /// Check phases ended: the same number all through one iteration's
+    /// poll and check phases.
+    iterations: Cell<u64>,
     /// Inside `uv_run` (libuv forbids running a loop from its own callback).
     running: Cell<bool>,
     /// Teardown has begun: no user callback may run any more.
@@ -108,6 +111,12 @@ impl LoopCtx {
     /// restore after it.
     pub(crate) fn enter_phase(&self, phase: Phase) -> Phase {
         self.phase.replace(phase)
+    }
+
+    /// The check phase is over: the iteration's number moves on (the check
+    /// handle runs every iteration, armed or not).
+    pub(crate) fn end_iteration(&self) {
+        self.iterations.set(self.iterations.get().wrapping_add(1));
     }
 
     /// The phase of the callback of ours that is running ([`Phase::Other`]
@@ -180,6 +189,7 @@ impl RawLoop {
             idle: Cell::new(None),
             idle_started: Cell::new(false),
             phase: Cell::new(Phase::Other),
+            iterations: Cell::new(0),
             running: Cell::new(false),
             tearing_down: Cell::new(false),
             panic: Cell::new(None),
@@ -378,6 +388,11 @@ impl LoopState {
     /// Installs the turn hook, dropping the previous one.
     pub(crate) fn set_turn_hook(&self, hook: LoopCallback) {
         drop(self.raw.ctx().hook.replace(Some(hook)));
+    }
+
+    /// Check phases ended so far (see `LoopCtx::end_iteration`).
+    pub(crate) fn iteration(&self) -> u64 {
+        self.raw.ctx().iterations.get()
     }
 
     /// Arms or disarms the turn.

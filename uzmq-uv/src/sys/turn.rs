@@ -102,6 +102,7 @@ unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
         if ctx.armed() && !ctx.tearing_down() {
             keep_polling(ctx, true);
         }
+        ctx.end_iteration();
     }
 }
 
