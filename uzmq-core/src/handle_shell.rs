@@ -205,8 +205,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         let Some(lp) = self.lp.upgrade() else {
             return;
         };
-        // A closing handle finishes its close in the turn, as always.
-        if self.life.get() == Life::Open && self.claim_step(lp.iteration()) {
+        if self.claim_step(lp.iteration()) {
             drop(lp);
             LoopHandle::on_turn(self.clone());
         } else {
