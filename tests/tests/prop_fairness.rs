@@ -17,10 +17,10 @@ use std::time::Duration;
 use prop_support::config;
 use proptest::prelude::*;
 use tests::mock_harness::{
-    Msg, Stream, Timer, frame_refs, message, mock_seed, new_loop, settle, to_bytes,
+    Lp, Msg, Stream, Timer, frame_refs, message, mock_seed, new_loop, settle, to_bytes,
 };
 use uzmq_core::RunMode;
-use uzmq_core::mock::{MockConfig, MockKind, MockPeer, mock_pair};
+use uzmq_core::mock::{MockConfig, MockKind, MockPeer, MockReactor, mock_pair};
 
 /// The peer of one flooded socket: keeps its inbound pipe full until
 /// `total` messages went in.
@@ -50,6 +50,26 @@ impl Feeder {
 
 /// Per handle: (loop iteration, message) of every read callback.
 type Reads = Rc<RefCell<Vec<(u64, Msg)>>>;
+
+/// How many messages each loop iteration read.
+fn reads_per_iteration(reads: &Reads) -> BTreeMap<u64, usize> {
+    let mut per_iteration = BTreeMap::new();
+    for (i, _) in reads.borrow().iter() {
+        *per_iteration.entry(*i).or_default() += 1;
+    }
+    per_iteration
+}
+
+/// A loop with one stream handle of batch `batch` on a mock socket of
+/// `kind`, and that socket's peer.
+fn one_handle(seed: u64, kind: MockKind, batch: usize) -> (Lp, MockReactor, Stream, MockPeer) {
+    let lp = new_loop(seed);
+    let r = lp.reactor().clone();
+    let (socket, peer) = mock_pair(kind, MockConfig::default(), seed);
+    let h = Stream::new(&lp, socket).expect("stream handle");
+    h.set_read_batch(batch);
+    (lp, r, h, peer)
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Flood {
@@ -247,10 +267,7 @@ fn flood(c: FloodCase) -> Result<(), TestCaseError> {
             seed,
             k
         );
-        let mut per_iteration: BTreeMap<u64, usize> = BTreeMap::new();
-        for (i, _) in reads.borrow().iter() {
-            *per_iteration.entry(*i).or_default() += 1;
-        }
+        let per_iteration = reads_per_iteration(reads);
         prop_assert!(
             per_iteration.values().all(|n| *n <= flood.batch),
             "seed {}: handle {}: {:?}",
@@ -277,11 +294,7 @@ fn write_flood(
     with_cb: usize,
 ) -> Result<(), TestCaseError> {
     let seed = mock_seed(seed);
-    let lp = new_loop(seed);
-    let r = lp.reactor().clone();
-    let (socket, peer) = mock_pair(MockKind::Push, MockConfig::default(), seed);
-    let h = Stream::new(&lp, socket).expect("stream handle");
-    h.set_read_batch(batch);
+    let (lp, r, h, peer) = one_handle(seed, MockKind::Push, batch);
     let completed: Rc<RefCell<Vec<(u64, usize)>>> = Rc::default();
     let mut sent = Vec::new();
     for seq in 0..writes {
@@ -347,11 +360,7 @@ fn write_flood(
 /// than `batch`; everything arrives, in order.
 fn woken(seed: u64, batch: usize, total: usize, frames: usize) -> Result<(), TestCaseError> {
     let seed = mock_seed(seed);
-    let lp = new_loop(seed);
-    let r = lp.reactor().clone();
-    let (socket, peer) = mock_pair(MockKind::Pull, MockConfig::default(), seed);
-    let h = Stream::new(&lp, socket).expect("stream handle");
-    h.set_read_batch(batch);
+    let (lp, r, h, peer) = one_handle(seed, MockKind::Pull, batch);
     let reads: Reads = Rc::default();
     {
         let (log, r) = (reads.clone(), r.clone());
@@ -376,10 +385,7 @@ fn woken(seed: u64, batch: usize, total: usize, frames: usize) -> Result<(), Tes
     settle(&lp).map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
     let read: Vec<Msg> = reads.borrow().iter().map(|(_, m)| m.clone()).collect();
     prop_assert_eq!(&read, &sent, "seed {}", seed);
-    let mut per_iteration: BTreeMap<u64, usize> = BTreeMap::new();
-    for (i, _) in reads.borrow().iter() {
-        *per_iteration.entry(*i).or_default() += 1;
-    }
+    let per_iteration = reads_per_iteration(&reads);
     prop_assert!(
         per_iteration.values().all(|n| *n <= batch),
         "seed {}: more than batch {} in one iteration: {:?}",
