@@ -97,8 +97,9 @@ unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
     // context (while attached) outlives it.
     if let Some(ctx) = unsafe { ctx_of(handle.cast()) } {
         ctx.run_turn();
-        // Still armed (more work than one turn, or armed by the hook from
-        // this phase): the next poll phase must not block.
+        // Still armed after the turn (a capped step, or a handle its fd
+        // stepped this iteration): the next poll phase must not block, and
+        // an I/O callback's arming left the idle handle stopped.
         if ctx.armed() && !ctx.tearing_down() {
             keep_polling(ctx, true);
         }
