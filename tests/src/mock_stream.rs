@@ -103,6 +103,9 @@ impl Traffic {
             if cb {
                 let t = self.clone();
                 h.write_with(msg.clone(), move |_h: &Stream, r| t.completed(id, r))
+            } else if let [frame] = msg.as_slice() {
+                // One frame and no completion: `write`'s own path.
+                h.write(frame.clone())
             } else {
                 h.write_multipart(msg.clone())
             }

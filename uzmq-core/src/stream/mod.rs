@@ -13,7 +13,7 @@ mod send;
 mod state;
 mod write_queue;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefMut};
 use std::rc::Rc;
 
 use crate::callback_slot::Slot;
@@ -329,7 +329,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// Queues a one-frame message.
     pub fn write(&self, msg: impl Into<zmq::Message>) -> Result<()> {
-        self.inner.queue_write(std::iter::once(msg.into()), None)
+        self.inner.queue_one(msg.into())
     }
 
     /// Queues a multipart message, sent atomically.
@@ -481,27 +481,41 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         done: Option<Done<R, S>>,
     ) -> Result<()> {
         // `done`, a parameter, drops after every local: after the borrow.
-        {
-            let mut st = self.open_mut()?;
-            let st = &mut *st;
-            if !self.kind.socket.can_send() {
-                return Err(Error::Zmq(zmq::Error::ENOTSUP));
-            }
-            let Stream::Open(flow) = &mut st.stream else {
-                return Err(st.usable().err().unwrap_or(Error::Closed));
-            };
-            if let Some(e) = st.queue.refusal(frames.len(), st.queue_limit) {
-                return Err(e);
-            }
-            *flow = flow.write();
-            st.queue.push(frames, done);
-        }
+        self.writable(frames.len())?.queue.push(frames, done);
         // The step that sends it also arms the watch and keeps the handle
         // alive to match (at the end of the drive under way, if this write
         // comes from one of its callbacks; else in the next turn, which
         // holds the handle until then).
         self.recheck();
         Ok(())
+    }
+
+    /// `write`'s one frame with no completion: the same as
+    /// [`queue_write`](Self::queue_write) with no iterator to go through.
+    #[inline]
+    pub(super) fn queue_one(&self, frame: zmq::Message) -> Result<()> {
+        self.writable(1)?.queue.push_one(frame);
+        self.recheck();
+        Ok(())
+    }
+
+    /// The state, ready to queue a message of `frames` frames (the flow
+    /// set to writing), or why it may not be queued.
+    #[inline]
+    fn writable(&self, frames: usize) -> Result<RefMut<'_, State<R, S>>> {
+        let mut st = self.open_mut()?;
+        if !self.kind.socket.can_send() {
+            return Err(Error::Zmq(zmq::Error::ENOTSUP));
+        }
+        let s = &mut *st;
+        let Stream::Open(flow) = &mut s.stream else {
+            return Err(s.usable().err().unwrap_or(Error::Closed));
+        };
+        if let Some(e) = s.queue.refusal(frames, s.queue_limit) {
+            return Err(e);
+        }
+        *flow = flow.write();
+        Ok(st)
     }
 
     /// After any change: arm the fd watch to match, keep the handle alive

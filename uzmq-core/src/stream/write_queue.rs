@@ -82,6 +82,14 @@ impl<C> WriteQueue<C> {
         }
     }
 
+    /// Queues a one-frame message with no completion: a `write` of one
+    /// frame, the commonest, with no iterator to go through.
+    #[inline]
+    pub(crate) fn push_one(&mut self, frame: zmq::Message) {
+        self.frames.push_back((frame, Place::Last(None)));
+        self.messages += 1;
+    }
+
     /// Sends head messages until `max` went, one with a completion went,
     /// the queue ran empty, or libzmq pushed back or refused. Returns how
     /// many went without a completion, and what ended the run, unless it
