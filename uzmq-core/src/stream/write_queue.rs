@@ -17,6 +17,16 @@ pub(crate) enum RunEnd<C> {
     Failed(Error, Option<C>),
 }
 
+/// What sending a frame ends (see `send_run`).
+enum Ends {
+    /// Nothing: more frames of its message follow.
+    Nothing,
+    /// A message with no completion.
+    Plain,
+    /// A message with a completion callback.
+    Completed,
+}
+
 /// Where a queued frame sits in its message.
 enum Place<C> {
     /// More frames of the message follow.
@@ -108,29 +118,40 @@ impl<C> WriteQueue<C> {
             let Some((frame, place)) = self.frames.front_mut() else {
                 break;
             };
-            let more = matches!(place, Place::More);
-            match socket.send_frame(frame, more) {
-                Ok(Io::Done(())) => {
-                    let Some((sent, place)) = self.frames.pop_front() else {
-                        break;
-                    };
-                    // libzmq took the content and left an empty message (the
-                    // Socket contract), which owns nothing: closing it would
-                    // be an FFI call per frame for nothing.
-                    std::mem::forget(sent);
-                    if let Place::Last(done) = place {
+            // What the frame ends, known before the send, so a frame with
+            // no completion leaves the queue with no look at its entry.
+            let ends = match place {
+                Place::More => Ends::Nothing,
+                Place::Last(None) => Ends::Plain,
+                Place::Last(Some(_)) => Ends::Completed,
+            };
+            match socket.send_frame(frame, matches!(ends, Ends::Nothing)) {
+                Ok(Io::Done(())) => match ends {
+                    Ends::Nothing => self.forget_head(),
+                    Ends::Plain => {
+                        self.forget_head();
                         self.messages -= 1;
-                        match done {
-                            Some(done) => return (plain, Some(RunEnd::Sent(done))),
-                            None => plain += 1,
-                        }
+                        plain += 1;
                     }
-                }
+                    Ends::Completed => {
+                        let done = self.drop_head();
+                        return (plain, done.map(RunEnd::Sent));
+                    }
+                },
                 Ok(Io::WouldBlock) => return (plain, Some(RunEnd::Blocked)),
                 Err(e) => return (plain, Some(RunEnd::Failed(e, self.drop_head()))),
             }
         }
         (plain, None)
+    }
+
+    /// Takes the head frame off, sent and owning nothing: libzmq took its
+    /// content and left an empty message (the `Socket` contract), and its
+    /// place holds no callback. Closing it would be an FFI call per frame
+    /// for nothing.
+    #[inline]
+    fn forget_head(&mut self) {
+        std::mem::forget(self.frames.pop_front());
     }
 
     /// Drops the head message's frames; its callback.
