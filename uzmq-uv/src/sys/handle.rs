@@ -99,7 +99,9 @@ pub(crate) unsafe fn close<H>(block: NonNull<HandleBlock<H>>) {
 /// cleared the `data` of every handle of that loop.
 pub(crate) unsafe fn ctx_of<'a>(handle: *mut uv_handle_t) -> Option<&'a LoopCtx> {
     // SAFETY: live handle (caller's contract); `data` as described above.
-    unsafe { uv::uv_handle_get_data(handle).cast::<LoopCtx>().as_ref() }
+    // Read as the public field it is (`uv_handle_get_data` is only its
+    // getter, a call on every callback).
+    unsafe { (*handle).data.cast::<LoopCtx>().as_ref() }
 }
 
 /// Teardown of one handle of the loop whose context is `ctx`: takes its

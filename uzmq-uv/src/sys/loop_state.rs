@@ -10,7 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-use libuv_sys2::{self as uv, uv_handle_t, uv_idle_t, uv_loop_t};
+use libuv_sys2::{self as uv, uv_check_t, uv_handle_t, uv_idle_t, uv_loop_t};
 use uzmq_core::{Error, LoopCallback, Result, RunMode};
 
 use super::error::check;
@@ -49,11 +49,12 @@ pub(crate) struct LoopCtx {
     idle: Cell<Option<NonNull<uv_idle_t>>>,
     /// Whether that idle handle is started.
     idle_started: Cell<bool>,
+    /// The turn's check handle (see `turn`), once made.
+    check: Cell<Option<NonNull<uv_check_t>>>,
+    /// Whether that check handle is started.
+    check_started: Cell<bool>,
     /// Which phase the callback of ours that is running belongs to.
     phase: Cell<Phase>,
-    /// Check phases ended: the same number all through one iteration's
-    /// poll and check phases.
-    iterations: Cell<u64>,
     /// Inside `uv_run` (libuv forbids running a loop from its own callback).
     running: Cell<bool>,
     /// Teardown has begun: no user callback may run any more.
@@ -107,16 +108,20 @@ impl LoopCtx {
         self.idle.set(Some(idle));
     }
 
+    /// The turn's check handle and whether it is started.
+    pub(crate) fn check(&self) -> (Option<NonNull<uv_check_t>>, &Cell<bool>) {
+        (self.check.get(), &self.check_started)
+    }
+
+    /// Records the turn's check handle, made (stopped) after this context.
+    pub(crate) fn set_check(&self, check: NonNull<uv_check_t>) {
+        self.check.set(Some(check));
+    }
+
     /// Marks a callback of `phase` as running; returns the phase to
     /// restore after it.
     pub(crate) fn enter_phase(&self, phase: Phase) -> Phase {
         self.phase.replace(phase)
-    }
-
-    /// The check phase is over: the iteration's number moves on (the check
-    /// handle runs every iteration, armed or not).
-    pub(crate) fn end_iteration(&self) {
-        self.iterations.set(self.iterations.get().wrapping_add(1));
     }
 
     /// The phase of the callback of ours that is running ([`Phase::Other`]
@@ -189,7 +194,8 @@ impl RawLoop {
             idle: Cell::new(None),
             idle_started: Cell::new(false),
             phase: Cell::new(Phase::Other),
-            iterations: Cell::new(0),
+            check: Cell::new(None),
+            check_started: Cell::new(false),
             running: Cell::new(false),
             tearing_down: Cell::new(false),
             panic: Cell::new(None),
@@ -390,9 +396,18 @@ impl LoopState {
         drop(self.raw.ctx().hook.replace(Some(hook)));
     }
 
-    /// Check phases ended so far (see `LoopCtx::end_iteration`).
+    /// libuv's count of loop iterations (`uv_metrics_info`'s `loop_count`).
+    /// libuv moves it on just before each poll phase, so it is the same
+    /// number all through one iteration's poll and check phases.
     pub(crate) fn iteration(&self) -> u64 {
-        self.raw.ctx().iterations.get()
+        let mut metrics = MaybeUninit::<uv::uv_metrics_t>::uninit();
+        // SAFETY: the loop is initialised and open while `self` lives, and
+        // `uv_metrics_info` only copies the loop's metrics into `metrics`
+        // (it always succeeds), which initialises it.
+        unsafe {
+            uv::uv_metrics_info(self.loop_ptr(), metrics.as_mut_ptr());
+            metrics.assume_init().loop_count
+        }
     }
 
     /// Arms or disarms the turn.

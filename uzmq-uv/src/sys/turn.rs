@@ -1,10 +1,14 @@
-//! The turn: a `uv_check_t` that runs the turn hook once per iteration while
-//! armed, and a `uv_idle_t` that, started only while armed, keeps `uv_run`
-//! alive and the poll phase from blocking.
+//! The turn: a `uv_check_t` that runs the turn hook in the check phase
+//! while armed, and a `uv_idle_t` that, started only while armed, keeps
+//! `uv_run` alive and the poll phase from blocking.
 //!
-//! Disarmed, the idle handle is stopped and the check handle is unref'd, so
-//! an idle loop blocks in the kernel (zero CPU) and `run(Default)` returns
-//! when nothing else is active.
+//! Both handles are stopped while the turn rests, so a loop whose handles
+//! are served straight from their I/O callbacks runs no callback of the
+//! turn at all, and an idle loop blocks in the kernel (zero CPU);
+//! `run(Default)` returns when nothing else is active (the check handle is
+//! unref'd). The check handle starts when the turn is armed and stops in
+//! the first check phase that finds the turn disarmed, so a loop armed
+//! every iteration does not start and stop it every time.
 //!
 //! Armed from an I/O callback, the turn needs no idle handle yet: libuv runs
 //! the check phase right after the poll phase, before it can block again.
@@ -20,24 +24,26 @@ use uzmq_core::Result;
 use super::handle::{alloc, close, ctx_of, raw_of};
 use super::loop_state::{LoopCtx, Phase, RawLoop};
 
-/// Creates and starts the (unref'd) check handle, and the idle handle,
-/// stopped, whose address the loop's context keeps. Both belong to the
-/// loop and are closed and freed by its teardown.
+/// Creates the (unref'd) check handle and the idle handle, both stopped,
+/// whose addresses the loop's context keeps. Both belong to the loop and
+/// are closed and freed by its teardown.
 pub(crate) fn create(lp: &RawLoop) -> Result<()> {
     let ctx = lp.ctx_ptr();
     let raw = lp.as_ptr();
     // SAFETY: `raw` is an initialised loop; `handle` is the block's handle
-    // at its final address. `uv_check_start` cannot fail with a callback
-    // given, and `uv_unref` of the started check keeps it from holding the
-    // loop alive.
+    // at its final address. `uv_unref` keeps the check handle from holding
+    // the loop alive whenever it is started.
     let check = alloc::<uv_check_t>(ctx, None, |handle| unsafe {
         let rc = uv::uv_check_init(raw, handle);
         if rc == 0 {
-            uv::uv_check_start(handle, Some(check_cb));
             uv::uv_unref(handle.cast());
         }
         rc
     })?;
+    // A block's handle is its first field, so never null.
+    if let Some(check) = NonNull::new(raw_of(check)) {
+        lp.ctx().set_check(check);
+    }
     // SAFETY: as above, for `uv_idle_init`.
     let idle = alloc::<uv_idle_t>(ctx, None, |handle| unsafe { uv::uv_idle_init(raw, handle) });
     match idle {
@@ -64,8 +70,31 @@ pub(crate) fn create(lp: &RawLoop) -> Result<()> {
 /// an I/O callback armed it: see the module doc).
 pub(crate) fn arm(ctx: &LoopCtx, armed: bool) {
     ctx.set_armed(armed);
+    if armed {
+        set_checking(ctx, true);
+    }
     if !(armed && ctx.phase() == Phase::Io) {
         keep_polling(ctx, armed);
+    }
+}
+
+/// Starts (or stops) the check handle, if it is not already.
+fn set_checking(ctx: &LoopCtx, on: bool) {
+    let (Some(check), started) = ctx.check() else {
+        return;
+    };
+    if started.replace(on) == on {
+        return;
+    }
+    // SAFETY: the check block is live while its context is reachable, as
+    // the idle block is (see `keep_polling`). Both calls cannot fail on an
+    // initialised handle with a callback given.
+    unsafe {
+        if on {
+            uv::uv_check_start(check.as_ptr(), Some(check_cb));
+        } else {
+            uv::uv_check_stop(check.as_ptr());
+        }
     }
 }
 
@@ -91,11 +120,16 @@ fn keep_polling(ctx: &LoopCtx, on: bool) {
     }
 }
 
-/// Check phase: the turn hook, when armed.
+/// Check phase: the turn hook, when armed; disarmed, the check handle
+/// stops until the turn is armed again.
 unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
     // SAFETY: libuv passes the live check handle, made by `alloc`, whose
     // context (while attached) outlives it.
     if let Some(ctx) = unsafe { ctx_of(handle.cast()) } {
+        if !ctx.armed() {
+            set_checking(ctx, false);
+            return;
+        }
         ctx.run_turn();
         // Still armed after the turn (a capped step, or a handle its fd
         // stepped this iteration): the next poll phase must not block, and
@@ -103,7 +137,6 @@ unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
         if ctx.armed() && !ctx.tearing_down() {
             keep_polling(ctx, true);
         }
-        ctx.end_iteration();
     }
 }
 
