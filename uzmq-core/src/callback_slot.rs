@@ -68,6 +68,48 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
         })
     }
 
+    /// As [`take`](Self::take), inside a borrow `st` of `state` the caller
+    /// holds anyway (one borrow for the step's bookkeeping and the lending).
+    pub(crate) fn take_in(
+        state: &'a RefCell<S>,
+        st: &mut S,
+        slot: fn(&mut S) -> &mut Slot<F>,
+    ) -> Option<Self> {
+        let home = slot(st);
+        let cb = home.cb.take()?;
+        Some(Lent {
+            state,
+            slot,
+            cb: Some(cb),
+            generation: home.generation,
+        })
+    }
+
+    /// Puts the callback back into `home`, its slot, inside a borrow of the
+    /// state the caller holds, as `Drop` would with a borrow of its own.
+    /// Returns it if the slot was replaced or cleared meanwhile, to be
+    /// dropped after that borrow ends.
+    #[must_use]
+    pub(crate) fn put_back(mut self, home: &mut Slot<F>) -> Option<Box<F>> {
+        let rejected = self.go_home(home);
+        // Nothing is left for `Drop` to do (`self` is empty and owns
+        // nothing else); skipping it saves a call on every step.
+        std::mem::forget(self);
+        rejected
+    }
+
+    /// Moves the callback back into `home` if that is still its home;
+    /// otherwise hands it back. Empties `self` either way.
+    fn go_home(&mut self, home: &mut Slot<F>) -> Option<Box<F>> {
+        let cb = self.cb.take()?;
+        if home.generation == self.generation && home.cb.is_none() {
+            home.cb = Some(cb);
+            None
+        } else {
+            Some(cb)
+        }
+    }
+
     /// Whether `slot` is still this callback's home, unchanged since it
     /// was lent (not replaced, not cleared).
     pub(crate) fn is_current(&self, slot: &Slot<F>) -> bool {
@@ -84,17 +126,10 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
 
 impl<S, F: ?Sized> Drop for Lent<'_, S, F> {
     fn drop(&mut self) {
-        let Some(cb) = self.cb.take() else { return };
-        let rejected = {
-            let mut st = self.state.borrow_mut();
-            let home = (self.slot)(&mut st);
-            if home.generation == self.generation && home.cb.is_none() {
-                home.cb = Some(cb);
-                None
-            } else {
-                Some(cb)
-            }
-        };
+        if self.cb.is_none() {
+            return;
+        }
+        let rejected = self.go_home((self.slot)(&mut self.state.borrow_mut()));
         // Replaced or cleared while it ran: drop the old one, outside the borrow.
         drop(rejected);
     }

@@ -43,6 +43,11 @@ impl<W: Watch> FdWatch<W> {
         true
     }
 
+    /// Whether the watch is started.
+    pub(crate) fn is_started(&self) -> bool {
+        self.started
+    }
+
     pub(crate) fn take_error(&mut self) -> Option<Error> {
         self.error.take()
     }

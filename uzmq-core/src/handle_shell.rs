@@ -207,7 +207,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         };
         if self.claim_step(lp.iteration()) {
             drop(lp);
-            LoopHandle::on_turn(self.clone());
+            self.step();
         } else {
             lp.schedule(self.clone());
         }
@@ -231,6 +231,11 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         let keep = if active { self.as_loop_handle() } else { None };
         self.kept.set(keep.is_some());
         lp.keep_alive(key, keep);
+    }
+
+    /// Whether the loop keeps the handle alive now.
+    pub(crate) fn is_kept(&self) -> bool {
+        self.kept.get()
     }
 
     /// The loop, or `Err(Closed)` once it is gone.
@@ -286,6 +291,15 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         self.kind.closed();
     }
 
+    /// The handle's step: its kind's turn while open, the end of a close.
+    fn step(self: &Rc<Self>) {
+        match self.life.get() {
+            Life::Open => K::turn(self),
+            Life::Closing => self.finish_close(),
+            Life::Closed => {}
+        }
+    }
+
     /// The loop's part of `close()`: release, the kind's last work, then
     /// the close callback.
     fn finish_close(self: &Rc<Self>) {
@@ -312,11 +326,7 @@ impl<R: Reactor, K: Kind<R>> LoopHandle for Shell<R, K> {
     }
 
     fn on_turn(self: Rc<Self>) {
-        match self.life.get() {
-            Life::Open => K::turn(&self),
-            Life::Closing => self.finish_close(),
-            Life::Closed => {}
-        }
+        self.step();
     }
 
     fn loop_gone(&self) {

@@ -21,6 +21,8 @@ use crate::monitor::Watched;
 use crate::{Error, Events, RawTimer, Reactor, Result, Socket};
 
 type PollCb<R, S> = dyn FnMut(&PollHandle<R, S>, Events, Option<Error>);
+/// The callback lent out of the state for one call.
+type LentCb<'a, R, S> = Lent<'a, State<R, S>, PollCb<R, S>>;
 
 /// What the handle does while open (`close()` leaves it `Stopped`).
 #[derive(Clone, Copy, Debug)]
@@ -84,13 +86,7 @@ impl<R: Reactor, S: Socket> Kind<R> for PollKind<S> {
 
     /// The step: report what is ready now, level-triggered.
     fn turn(inner: &Rc<Inner<R, S>>) {
-        let poll = inner.st.borrow().poll;
-        let mask = match poll {
-            Poll::Started { mask, .. } => mask,
-            Poll::Stopped | Poll::Failed(_) => return,
-        };
-        let h = inner.handle();
-        inner.report_ready(&h, mask);
+        inner.report_ready(&inner.handle());
     }
 
     fn release(st: &mut State<R, S>) -> Self::Taken {
@@ -177,8 +173,10 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
     /// The socket. Anything done with it may consume the fd's edge, so a
     /// started handle also re-reads `ZMQ_EVENTS` next iteration.
     pub fn socket(&self) -> &S {
-        let started = matches!(self.inner.st.borrow().poll, Poll::Started { .. });
-        if started && !self.inner.kind.in_callback.get() {
+        // The callback's own use needs no look of its own, and no borrow.
+        if !self.inner.kind.in_callback.get()
+            && matches!(self.inner.st.borrow().poll, Poll::Started { .. })
+        {
             self.inner.schedule();
         }
         &self.inner.kind.socket
@@ -357,55 +355,78 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// them again: still ready, it comes back next iteration (level-
     /// triggered, once per iteration); not ready, that read was the last
     /// socket call and the handle sleeps on the fd.
-    fn report_ready(self: &Rc<Self>, h: &PollHandle<R, S>, mask: Events) {
-        let watch_error = self
-            .st
-            .borrow_mut()
-            .watch
-            .as_mut()
-            .and_then(FdWatch::take_error);
-        if let Some(e) = watch_error {
-            return self.fail(h, e);
+    ///
+    /// One borrow of the state before the callback and one after, each
+    /// with its events read (a socket call, no user code) and the
+    /// bookkeeping around it.
+    fn report_ready(self: &Rc<Self>, h: &PollHandle<R, S>) {
+        let before = self.look_before(&mut self.st.borrow_mut());
+        let mut lent = match before {
+            Before::Ready(lent) => lent,
+            Before::Stopped => return,
+            // This events read was the last socket call: sleep on the fd.
+            Before::Asleep => return self.changed(false),
+            Before::Failed(e) => return self.fail(h, e),
+        };
+        // The callback may send or receive (consuming the edge), or leave
+        // the socket ready: look again below, or next iteration if it panics.
+        if let Some((cb, ready)) = lent.as_mut() {
+            let in_callback = InCallback::enter(self);
+            (cb.get())(h, *ready, None);
+            drop(in_callback);
+        }
+        let (rejected, after) = {
+            let mut st = self.st.borrow_mut();
+            let rejected = lent.and_then(|(cb, _)| cb.put_back(&mut st.cb));
+            (rejected, self.look_after(&st))
+        };
+        drop(rejected);
+        match after {
+            // The common end of a step: the watch and the keep-alive
+            // already match a started handle, so there is nothing to change.
+            After::Asleep { watching: true } if self.is_kept() => {}
+            After::Asleep { .. } | After::Stopped => self.changed(false),
+            After::Ready => self.changed(true),
+            After::Failed(e) => self.fail(h, e),
+        }
+    }
+
+    /// The step's look before the callback, inside its first borrow. A
+    /// ready socket restarts the timeout and lends the callback out.
+    fn look_before<'a>(&'a self, st: &mut State<R, S>) -> Before<LentCb<'a, R, S>> {
+        let Poll::Started { mask, timeout } = st.poll else {
+            return Before::Stopped;
+        };
+        if let Some(e) = st.watch.as_mut().and_then(FdWatch::take_error) {
+            return Before::Failed(e);
         }
         let ready = match self.kind.socket.events() {
             Ok(ev) => ev & mask,
-            Err(e) => return self.fail(h, e),
+            Err(e) => return Before::Failed(e),
         };
         if ready.is_empty() {
-            // This events read was the last socket call: sleep on the fd.
-            return self.changed(false);
+            return Before::Asleep;
         }
-        {
-            let mut st = self.st.borrow_mut();
-            let st = &mut *st;
-            if let (
-                Poll::Started {
-                    timeout: Some(t), ..
-                },
-                Some(timer),
-            ) = (st.poll, st.timer.as_mut())
-            {
-                // The timeout counts from the last callback. A failed
-                // restart leaves the timer as it was, so timeouts still come.
-                let _ = timer.start(t, t);
-            }
+        if let (Some(t), Some(timer)) = (timeout, st.timer.as_mut()) {
+            // The timeout counts from the last callback. A failed restart
+            // leaves the timer as it was, so timeouts still come.
+            let _ = timer.start(t, t);
         }
-        // The callback may send or receive (consuming the edge), or leave
-        // the socket ready: look again below, or next iteration if it panics.
-        let in_callback = InCallback::enter(self);
-        if let Some(mut cb) = Lent::take(&self.st, |st| &mut st.cb) {
-            (cb.get())(h, ready, None);
-        }
-        drop(in_callback);
-        let poll = self.st.borrow().poll;
-        let mask = match poll {
-            Poll::Started { mask, .. } => mask,
-            Poll::Stopped | Poll::Failed(_) => return self.changed(false),
+        let lent = Lent::take_in(&self.st, st, |st| &mut st.cb);
+        Before::Ready(lent.map(|cb| (cb, ready)))
+    }
+
+    /// The step's look after the callback, inside its second borrow.
+    fn look_after(&self, st: &State<R, S>) -> After {
+        let Poll::Started { mask, .. } = st.poll else {
+            return After::Stopped;
         };
         match self.kind.socket.events() {
-            Ok(ev) if (ev & mask).is_empty() => self.changed(false),
-            Ok(_) => self.changed(true),
-            Err(e) => self.fail(h, e),
+            Ok(ev) if (ev & mask).is_empty() => After::Asleep {
+                watching: st.watch.as_ref().is_none_or(FdWatch::is_started),
+            },
+            Ok(_) => After::Ready,
+            Err(e) => After::Failed(e),
         }
     }
 
@@ -427,6 +448,32 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         self.changed(false);
     }
+}
+
+/// What the events read before the callback found.
+enum Before<L> {
+    /// Something of interest is ready: the callback, if home, to call with
+    /// what is ready.
+    Ready(Option<(L, Events)>),
+    /// Nothing of interest is ready.
+    Asleep,
+    /// The watch or the events read failed.
+    Failed(Error),
+    /// Not started: no step.
+    Stopped,
+}
+
+/// Where a step leaves the handle, from the events read after its callback.
+enum After {
+    /// Nothing of interest is ready: sleep on the fd (`watching`: the watch
+    /// is started already).
+    Asleep { watching: bool },
+    /// Still ready: look again next iteration.
+    Ready,
+    /// Stopped or failed meanwhile, by the callback.
+    Stopped,
+    /// The events read failed.
+    Failed(Error),
 }
 
 /// Marks the handle's callback as running: `socket()` then needs no
