@@ -649,6 +649,60 @@ fn a_closed_poll_gives_its_watch_and_timer_back_while_a_clone_lives() {
     assert!(clone.is_closed());
 }
 
+/// A callback that closes its own handle is dropped when it returns (not
+/// put back in its emptied slot), so what it holds goes with it, even while
+/// the handle lives on: a callback holding a clone of its handle would
+/// otherwise keep both alive for good.
+#[test]
+fn a_callback_that_closes_its_poll_is_dropped_when_it_returns() {
+    let mut rig = Rig::new();
+    let lp = new_loop(20);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let token = Rc::new(());
+    let held = token.clone();
+    h.start(R, move |h: &Poll, _, _| {
+        let _held = &held;
+        h.close();
+    })
+    .expect("start");
+    rig.events(R);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(h.is_closed());
+    assert_eq!(
+        Rc::strong_count(&token),
+        1,
+        "the callback outlived its call"
+    );
+}
+
+/// The same for a stream handle's read callback.
+#[test]
+fn a_read_callback_that_closes_its_stream_is_dropped_when_it_returns() {
+    let mut rig = Rig::new();
+    let lp = new_loop(21);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let token = Rc::new(());
+    let held = token.clone();
+    h.start_read(move |h: &Stream, _| {
+        let _held = &held;
+        h.close();
+    })
+    .expect("start_read");
+    rig.events(R);
+    rig.recv(Some(("x", false)));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(h.is_closed());
+    assert_eq!(
+        Rc::strong_count(&token),
+        1,
+        "the callback outlived its call"
+    );
+}
+
 /// A retry timer armed for a refused write closes with the handle.
 #[test]
 fn a_closed_stream_gives_its_retry_timer_back() {

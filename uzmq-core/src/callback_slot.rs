@@ -102,7 +102,7 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
     /// otherwise hands it back. Empties `self` either way.
     fn go_home(&mut self, home: &mut Slot<F>) -> Option<Box<F>> {
         let cb = self.cb.take()?;
-        if home.generation == self.generation && home.cb.is_none() {
+        if self.is_current(home) {
             home.cb = Some(cb);
             None
         } else {
@@ -111,9 +111,11 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
     }
 
     /// Whether `slot` is still this callback's home, unchanged since it
-    /// was lent (not replaced, not cleared).
+    /// was lent (not replaced, not cleared): every change of a slot moves
+    /// its generation on, so the same generation means it still waits,
+    /// empty, for this callback.
     pub(crate) fn is_current(&self, slot: &Slot<F>) -> bool {
-        slot.generation == self.generation && slot.cb.is_none()
+        slot.generation == self.generation
     }
 
     /// The callback, to call. No borrow of the state is held.

@@ -233,11 +233,6 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         lp.keep_alive(key, keep);
     }
 
-    /// Whether the loop keeps the handle alive now.
-    pub(crate) fn is_kept(&self) -> bool {
-        self.kept.get()
-    }
-
     /// The loop, or `Err(Closed)` once it is gone.
     pub(crate) fn event_loop(&self) -> Result<EventLoop<R>> {
         self.lp

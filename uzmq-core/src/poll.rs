@@ -382,9 +382,10 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         };
         drop(rejected);
         match after {
-            // The common end of a step: the watch and the keep-alive
-            // already match a started handle, so there is nothing to change.
-            After::Asleep { watching: true } if self.is_kept() => {}
+            // The common end of a step: a started handle with its watch
+            // started is kept alive already (its start settled it), so
+            // there is nothing to change.
+            After::Asleep { watching: true } => {}
             After::Asleep { .. } | After::Stopped => self.changed(false),
             After::Ready => self.changed(true),
             After::Failed(e) => self.fail(h, e),
