@@ -394,8 +394,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         loop {
             if n == rx.len() {
                 if rx.capacity() == 0 {
-                    // Most messages have one frame: no growth step.
-                    rx.reserve_exact(1);
+                    // Most messages have one frame: room for it, allocated
+                    // straight (no growth step).
+                    *rx = Vec::with_capacity(1);
                 }
                 rx.push(zmq::Message::new());
             }

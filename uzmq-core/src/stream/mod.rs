@@ -448,17 +448,35 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
     }
 }
 
-/// A multipart message's frames, converted outside any borrow.
-pub(super) fn frames<I, M>(parts: I) -> std::vec::IntoIter<zmq::Message>
+/// A message's frames, converted (user code: `Into<zmq::Message>`) outside
+/// any borrow.
+pub(super) enum Frames {
+    /// The commonest message: one frame, in no `Vec`.
+    One(zmq::Message),
+    /// Any other count, zero included (refused when queued).
+    Many(std::vec::IntoIter<zmq::Message>),
+}
+
+/// `parts` as [`Frames`]. Parts whose iterator says it holds exactly one
+/// are taken one by one, with no `Vec` collected; the count is confirmed
+/// by the iterator running out, so one that miscounts only costs the
+/// collect. Anything else is collected (in place, for a `Vec` of messages).
+pub(super) fn frames<I, M>(parts: I) -> Frames
 where
     I: IntoIterator<Item = M>,
     M: Into<zmq::Message>,
 {
-    parts
-        .into_iter()
-        .map(Into::into)
-        .collect::<Vec<_>>()
-        .into_iter()
+    let mut parts = parts.into_iter();
+    if parts.size_hint() != (1, Some(1)) {
+        return Frames::Many(parts.map(Into::into).collect::<Vec<_>>().into_iter());
+    }
+    let mut taken = Vec::new();
+    match (parts.next(), parts.next()) {
+        (Some(only), None) => return Frames::One(only.into()),
+        (first, second) => taken.extend(first.into_iter().chain(second).map(Into::into)),
+    }
+    taken.extend(parts.map(Into::into));
+    Frames::Many(taken.into_iter())
 }
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
@@ -475,13 +493,12 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// refused callback is dropped after the borrow ends, since either may
     /// run user code.
     #[inline]
-    pub(super) fn queue_write(
-        &self,
-        frames: impl ExactSizeIterator<Item = zmq::Message>,
-        done: Option<Done<R, S>>,
-    ) -> Result<()> {
+    pub(super) fn queue_write(&self, frames: Frames, done: Option<Done<R, S>>) -> Result<()> {
         // `done`, a parameter, drops after every local: after the borrow.
-        self.writable(frames.len())?.queue.push(frames, done);
+        match frames {
+            Frames::One(frame) => self.writable(1)?.queue.push_one(frame, done),
+            Frames::Many(frames) => self.writable(frames.len())?.queue.push(frames, done),
+        }
         // The step that sends it also arms the watch and keeps the handle
         // alive to match (at the end of the drive under way, if this write
         // comes from one of its callbacks; else in the next turn, which
@@ -494,7 +511,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// [`queue_write`](Self::queue_write) with no iterator to go through.
     #[inline]
     pub(super) fn queue_one(&self, frame: zmq::Message) -> Result<()> {
-        self.writable(1)?.queue.push_one(frame);
+        self.writable(1)?.queue.push_one(frame, None);
         self.recheck();
         Ok(())
     }

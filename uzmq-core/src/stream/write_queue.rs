@@ -92,11 +92,11 @@ impl<C> WriteQueue<C> {
         }
     }
 
-    /// Queues a one-frame message with no completion: a `write` of one
-    /// frame, the commonest, with no iterator to go through.
+    /// Queues a one-frame message, the commonest, with no iterator to go
+    /// through.
     #[inline]
-    pub(crate) fn push_one(&mut self, frame: zmq::Message) {
-        self.frames.push_back((frame, Place::Last(None)));
+    pub(crate) fn push_one(&mut self, frame: zmq::Message, done: Option<C>) {
+        self.frames.push_back((frame, Place::Last(done)));
         self.messages += 1;
     }
 
