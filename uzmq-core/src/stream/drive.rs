@@ -4,10 +4,11 @@
 //! (libzmq's `ZMQ_FD` signals edges only, and every send/recv may consume
 //! one: sleeping on anything else can hang with messages waiting).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::state::{Flow, Stream};
-use super::{Inner, StreamHandle};
+use super::state::{Flow, State, Stream};
+use super::{Inner, ReadCb, StreamHandle};
 use crate::callback_slot::Lent;
 use crate::fd_watch::FdWatch;
 use crate::stream::write_queue::RunEnd;
@@ -57,20 +58,27 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             inner: self,
             was: self.kind.driving.replace(true),
         };
-        if let Some(e) = self.take_watch_error() {
-            self.fail(&h, e);
-        }
-        self.take_handed_over();
-        {
+        let (watch_error, batch) = {
             let mut st = self.st.borrow_mut();
+            let st = &mut *st;
+            let watch_error = st.watch.as_mut().and_then(FdWatch::take_error);
+            // What other threads handed over joins the write queue (an open
+            // handle's channels; a closed or failed one has refused them,
+            // as the watch error is about to).
+            if let (None, Stream::Open(_)) = (watch_error, &st.stream) {
+                st.feeds.take_into(&mut st.queue);
+            }
             if mode == Mode::Turn {
                 // The turn renews what `recv()`/`send()` futures may do
                 // directly before the next one.
                 st.readers.budget = st.read_batch;
             }
             st.readers.told_readable = false;
+            (watch_error, st.read_batch)
+        };
+        if let Some(e) = watch_error {
+            self.fail(&h, e);
         }
-        let batch = self.st.borrow().read_batch;
         // Attempts, not successes: a send or receive that libzmq refuses
         // uses one up too, so no step can go round without progress.
         let (mut reads_left, mut writes_left) = (batch, batch);
@@ -111,8 +119,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 self.after_attempt(Events::WRITABLE, sent);
             }
             if ready.contains(Events::READABLE) {
-                if self.st.borrow().read_cb.is_set() {
-                    let handed = self.recv_ready(&h, mode, &mut reads_left, &mut writes_left);
+                if let Some(handed) = self.recv_ready(&h, mode, &mut reads_left, &mut writes_left) {
                     count += handed.moved;
                     self.after_attempt(Events::READABLE, handed);
                 } else if self.tell_first_reader() {
@@ -124,36 +131,24 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             }
         };
         drop(driving);
-        // Capacity of the channel messages libzmq took, in one go.
-        self.st.borrow().feeds.release_done();
+        let drained = {
+            let mut st = self.st.borrow_mut();
+            // Capacity of the channel messages libzmq took, in one go.
+            st.feeds.release_done();
+            if called {
+                self.watch_refusals(&mut st, exposed);
+            }
+            st.shutdown_drained()
+        };
         if capped {
             // More may be waiting, with no edge to come: next iteration.
             self.schedule();
         }
-        if called {
-            self.watch_refusals(exposed);
+        if drained {
+            self.end_shutdown(&h, Ok(()), Error::Closed);
         }
-        self.finish_shutdown_if_drained(&h);
         self.changed(false);
         count
-    }
-
-    /// Moves what other threads handed over into the write queue (an open
-    /// handle's channels; a closed or failed one has refused them).
-    fn take_handed_over(&self) {
-        let mut st = self.st.borrow_mut();
-        if let Stream::Open(_) = st.stream {
-            let st = &mut *st;
-            st.feeds.take_into(&mut st.queue);
-        }
-    }
-
-    fn take_watch_error(&self) -> Option<Error> {
-        self.st
-            .borrow_mut()
-            .watch
-            .as_mut()
-            .and_then(FdWatch::take_error)
     }
 
     /// The directions the handle waits for and has attempts left for, those
@@ -204,8 +199,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// last call was an events read that may have consumed a refused
     /// direction's signal, else stop it (and start over from the shortest
     /// delay once nothing is refused).
-    fn watch_refusals(&self, exposed: bool) {
-        let mut st = self.st.borrow_mut();
+    fn watch_refusals(&self, st: &mut State<R, S>, exposed: bool) {
         if exposed && !st.refused.is_empty() {
             // Fails only once the loop is gone, when nothing runs anyway.
             let _ = st.retry.arm(|| {
@@ -302,36 +296,29 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 
     /// Hands whole messages to the read callback until the socket has none,
-    /// reading stops, or the cap is hit. What the callback writes goes out
-    /// before the next read, so a REP's reply precedes its next receive
-    /// (a send libzmq cannot take yet just stays queued: no events read is
-    /// needed to try, and the caller re-reads them before sleeping).
+    /// reading stops, or the cap is hit; `None` when no read callback is
+    /// home (the handle reads for `recv()` futures, or this step runs from
+    /// inside the callback). What the callback writes goes out before the
+    /// next read, so a REP's reply precedes its next receive (a send libzmq
+    /// cannot take yet just stays queued: no events read is needed to try,
+    /// and the caller re-reads them before sleeping).
     fn recv_ready(
         self: &Rc<Self>,
         h: &StreamHandle<R, S>,
         mode: Mode,
         left: &mut usize,
         writes_left: &mut usize,
-    ) -> Attempts {
-        // Lent for the whole batch: a new callback (`start_read`), `close`
-        // or a failure from inside it changes the slot, which ends the batch.
-        let Some(mut cb) = Lent::take(&self.st, |st| &mut st.read_cb) else {
-            return Attempts::default();
-        };
+    ) -> Option<Attempts> {
         // The receive buffer, out of the state for the batch (home again
-        // on every exit, unwind included).
-        let mut rx = RxOut::take(&self.st);
+        // on every exit, unwind included), and the callback, lent.
+        let (mut rx, mut lent) = {
+            let mut st = self.st.borrow_mut();
+            let lent = self.lend_read_cb(&mut st)?;
+            (RxOut::take_in(&self.st, &mut st), lent)
+        };
         let mut out = Attempts::default();
-        let mut queued = self.st.borrow().queue.len();
-        while *left > 0 {
-            let resume = {
-                let st = self.st.borrow();
-                if !(st.is_reading() && cb.is_current(&st.read_cb)) {
-                    break;
-                }
-                !st.partial.is_empty()
-            };
-            match self.recv_into(&mut rx.buf, resume) {
+        while *left > 0 && lent.reading {
+            match self.recv_into(&mut rx.buf, lent.resume) {
                 Ok(true) => {}
                 Ok(false) => {
                     // The end of a run that received something; an attempt
@@ -345,33 +332,55 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 Err(e) => {
                     drop(rx);
                     // Home first: `fail` hands the error to the callback.
-                    drop(cb);
+                    drop(lent);
                     self.fail(h, e);
-                    return out;
+                    return Some(out);
                 }
             }
             *left -= 1;
             out.moved += 1;
-            (cb.get())(h, Ok(&mut rx.buf));
-            if self.st.borrow().queue.len() > queued {
-                // Home while sending: a send failing for good hands its
-                // error to the read callback too.
-                drop(cb);
-                out.moved += self.send_ready(h, mode, writes_left).moved;
-                if self.kind.socket.alternates() {
-                    // A REP that just replied has nothing to receive before
-                    // the next request: ask ZMQ_EVENTS (the caller's next
-                    // step) rather than try a receive to find that out.
-                    return out;
-                }
-                cb = match Lent::take(&self.st, |st| &mut st.read_cb) {
-                    Some(cb) => cb,
-                    None => break,
-                };
-                queued = self.st.borrow().queue.len();
+            (lent.cb.get())(h, Ok(&mut rx.buf));
+            // One borrow after the callback: did it write, and may the
+            // batch go on (a new callback, `close` or a failure from inside
+            // it changed the slot, which ends the batch)?
+            let mut st = self.st.borrow_mut();
+            if st.queue.len() <= lent.queued {
+                lent.reading = st.is_reading() && lent.cb.is_current(&st.read_cb);
+                lent.resume = !st.partial.is_empty();
+                continue;
+            }
+            // Home while sending: a send failing for good hands its error
+            // to the read callback too.
+            let rejected = lent.cb.put_back(&mut st.read_cb);
+            drop(st);
+            drop(rejected);
+            out.moved += self.send_ready(h, mode, writes_left).moved;
+            if self.kind.socket.alternates() {
+                // A REP that just replied has nothing to receive before the
+                // next request: ask ZMQ_EVENTS (the caller's next step)
+                // rather than try a receive to find that out.
+                return Some(out);
+            }
+            match self.lend_read_cb(&mut self.st.borrow_mut()) {
+                Some(again) => lent = again,
+                None => break,
             }
         }
-        out
+        Some(out)
+    }
+
+    /// The read callback, lent out of `st` for a run of messages, with what
+    /// the run needs to know of the state; `None` when it is not home.
+    fn lend_read_cb<'a>(&'a self, st: &mut State<R, S>) -> Option<ReadLent<'a, R, S>> {
+        let queued = st.queue.len();
+        let reading = st.is_reading();
+        let resume = !st.partial.is_empty();
+        Lent::take_in(&self.st, st, |st| &mut st.read_cb).map(|cb| ReadLent {
+            cb,
+            queued,
+            reading,
+            resume,
+        })
     }
 
     /// One whole message into `rx`, receiving into the frames it already
@@ -486,13 +495,6 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         self.changed(false);
     }
 
-    fn finish_shutdown_if_drained(self: &Rc<Self>, h: &StreamHandle<R, S>) {
-        let drained = self.st.borrow().shutdown_drained();
-        if drained {
-            self.end_shutdown(h, Ok(()), Error::Closed);
-        }
-    }
-
     /// Ends a shutdown: writes still queued get `rest`, then `cb(result)`.
     fn end_shutdown(self: &Rc<Self>, h: &StreamHandle<R, S>, result: Result<()>, rest: Error) {
         let (cb, queued, watch) = {
@@ -515,18 +517,34 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 }
 
+/// The read callback lent out for a run of messages, and what the run
+/// knows of the state since the last borrow.
+struct ReadLent<'a, R: Reactor, S: Socket> {
+    cb: Lent<'a, State<R, S>, ReadCb<R, S>>,
+    /// Messages queued when it was lent or last called: more after a call
+    /// means it wrote.
+    queued: usize,
+    /// The handle reads, with this callback.
+    reading: bool,
+    /// A message's first frames came earlier (see `recv_into`).
+    resume: bool,
+}
+
 /// The read callback's receive buffer while a batch runs: out of the state
 /// (so the callback can have it by reference with no borrow held), and
 /// home again when dropped, also on unwind.
 struct RxOut<'a, R: Reactor, S: Socket> {
-    st: &'a std::cell::RefCell<super::state::State<R, S>>,
+    st: &'a RefCell<State<R, S>>,
     buf: Multipart,
 }
 
 impl<'a, R: Reactor, S: Socket> RxOut<'a, R, S> {
-    fn take(st: &'a std::cell::RefCell<super::state::State<R, S>>) -> Self {
-        let buf = std::mem::take(&mut st.borrow_mut().rx);
-        RxOut { st, buf }
+    /// The buffer, out of `st`, a borrow the caller holds of `state`.
+    fn take_in(state: &'a RefCell<State<R, S>>, st: &mut State<R, S>) -> Self {
+        RxOut {
+            st: state,
+            buf: std::mem::take(&mut st.rx),
+        }
     }
 }
 
