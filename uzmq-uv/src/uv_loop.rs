@@ -23,6 +23,12 @@ pub struct UvLoop {
 }
 
 impl UvLoop {
+    /// Whether the turn's check handle is started (see `sys::turn`).
+    #[cfg(test)]
+    pub(crate) fn checking(&self) -> bool {
+        self.state.checking()
+    }
+
     /// A fresh loop (`uv_loop_init` on a new heap-allocated `uv_loop_t`).
     pub fn new() -> Result<UvLoop> {
         Ok(UvLoop {

@@ -410,6 +410,12 @@ impl LoopState {
         }
     }
 
+    /// Whether the turn's check handle is started.
+    #[cfg(test)]
+    pub(crate) fn checking(&self) -> bool {
+        self.raw.ctx().check().1.get()
+    }
+
     /// Arms or disarms the turn.
     pub(crate) fn arm_turn(&self, armed: bool) {
         turn::arm(self.raw.ctx(), armed);

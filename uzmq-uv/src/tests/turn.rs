@@ -1,10 +1,12 @@
 //! The turn: the hook runs once per iteration while armed, never while
-//! disarmed, and a disarmed loop is not kept alive.
+//! disarmed, and a disarmed loop is not kept alive; its check handle runs
+//! only while there is work.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use uzmq_core::{Reactor, RunMode};
+use uzmq_core::{RawTimer, Reactor, RunMode};
 
 use super::{Probe, live_blocks, run_default};
 use crate::UvLoop;
@@ -44,6 +46,35 @@ fn hook_runs_once_per_iteration_while_armed() {
     assert_eq!(probe.calls(), 6, "ran while disarmed");
     assert!(!run_default(&lp));
     assert_eq!(probe.calls(), 6);
+}
+
+/// The check handle starts with the turn's first arming and stops in the
+/// first check phase that finds the turn disarmed: a loop whose handles
+/// are served from their I/O callbacks runs no check callback.
+#[test]
+fn the_check_handle_runs_only_while_the_turn_has_work() {
+    let lp = UvLoop::new().unwrap();
+    let probe = Probe::default();
+    lp.set_turn_hook(probe.callback());
+    // Something else keeps the loop iterating once the turn rests.
+    let mut timer = lp.timer(Box::new(|| {})).unwrap();
+    timer.start(Duration::from_secs(60), Duration::ZERO).unwrap();
+    assert!(!lp.checking(), "a new loop checks nothing");
+    lp.arm_turn(true);
+    assert!(lp.checking(), "armed");
+    assert!(lp.run(RunMode::NoWait).unwrap());
+    assert_eq!(probe.calls(), 1);
+    assert!(lp.checking(), "still armed");
+    lp.arm_turn(false);
+    assert!(lp.checking(), "stopped by the next check phase, not at once");
+    assert!(lp.run(RunMode::NoWait).unwrap(), "the timer keeps it alive");
+    assert!(!lp.checking(), "a resting turn's check handle stops");
+    assert_eq!(probe.calls(), 1, "ran while disarmed");
+    lp.arm_turn(true);
+    assert!(lp.checking(), "armed again");
+    assert!(lp.run(RunMode::NoWait).unwrap());
+    assert_eq!(probe.calls(), 2);
+    timer.stop();
 }
 
 #[test]
