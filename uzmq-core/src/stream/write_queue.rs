@@ -134,8 +134,8 @@ impl<C> WriteQueue<C> {
                         plain += 1;
                     }
                     Ends::Completed => {
-                        let done = self.drop_head();
-                        return (plain, done.map(RunEnd::Sent));
+                        self.messages -= 1;
+                        return (plain, self.pop_sent().map(RunEnd::Sent));
                     }
                 },
                 Ok(Io::WouldBlock) => return (plain, Some(RunEnd::Blocked)),
@@ -152,6 +152,17 @@ impl<C> WriteQueue<C> {
     #[inline]
     fn forget_head(&mut self) {
         std::mem::forget(self.frames.pop_front());
+    }
+
+    /// Takes the head frame off, sent (its message owns nothing, as for
+    /// [`forget_head`](Self::forget_head)), and hands back its completion.
+    fn pop_sent(&mut self) -> Option<C> {
+        let (sent, place) = self.frames.pop_front()?;
+        std::mem::forget(sent);
+        match place {
+            Place::Last(done) => done,
+            Place::More => None,
+        }
     }
 
     /// Drops the head message's frames; its callback.
