@@ -311,14 +311,22 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     ) -> Option<Attempts> {
         // The receive buffer, out of the state for the batch (home again
         // on every exit, unwind included), and the callback, lent.
-        let (mut rx, mut lent) = {
+        let (
+            mut rx,
+            ReadLent {
+                mut cb,
+                mut queued,
+                mut reading,
+                mut resume,
+            },
+        ) = {
             let mut st = self.st.borrow_mut();
             let lent = self.lend_read_cb(&mut st)?;
             (RxOut::take_in(&self.st, &mut st), lent)
         };
         let mut out = Attempts::default();
-        while *left > 0 && lent.reading {
-            match self.recv_into(&mut rx.buf, lent.resume) {
+        while *left > 0 && reading {
+            match self.recv_into(&mut rx.buf, resume) {
                 Ok(true) => {}
                 Ok(false) => {
                     // The end of a run that received something; an attempt
@@ -332,26 +340,26 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 Err(e) => {
                     drop(rx);
                     // Home first: `fail` hands the error to the callback.
-                    drop(lent);
+                    drop(cb);
                     self.fail(h, e);
                     return Some(out);
                 }
             }
             *left -= 1;
             out.moved += 1;
-            (lent.cb.get())(h, Ok(&mut rx.buf));
+            (cb.get())(h, Ok(&mut rx.buf));
             // One borrow after the callback: did it write, and may the
             // batch go on (a new callback, `close` or a failure from inside
             // it changed the slot, which ends the batch)?
             let mut st = self.st.borrow_mut();
-            if st.queue.len() <= lent.queued {
-                lent.reading = st.is_reading() && lent.cb.is_current(&st.read_cb);
-                lent.resume = !st.partial.is_empty();
+            if st.queue.len() <= queued {
+                reading = st.is_reading() && cb.is_current(&st.read_cb);
+                resume = !st.partial.is_empty();
                 continue;
             }
             // Home while sending: a send failing for good hands its error
             // to the read callback too.
-            let rejected = lent.cb.put_back(&mut st.read_cb);
+            let rejected = cb.put_back(&mut st.read_cb);
             drop(st);
             drop(rejected);
             out.moved += self.send_ready(h, mode, writes_left).moved;
@@ -362,7 +370,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 return Some(out);
             }
             match self.lend_read_cb(&mut self.st.borrow_mut()) {
-                Some(again) => lent = again,
+                Some(again) => {
+                    ReadLent {
+                        cb,
+                        queued,
+                        reading,
+                        resume,
+                    } = again;
+                }
                 None => break,
             }
         }

@@ -58,7 +58,9 @@ fn the_check_handle_runs_only_while_the_turn_has_work() {
     lp.set_turn_hook(probe.callback());
     // Something else keeps the loop iterating once the turn rests.
     let mut timer = lp.timer(Box::new(|| {})).unwrap();
-    timer.start(Duration::from_secs(60), Duration::ZERO).unwrap();
+    timer
+        .start(Duration::from_secs(60), Duration::ZERO)
+        .unwrap();
     assert!(!lp.checking(), "a new loop checks nothing");
     lp.arm_turn(true);
     assert!(lp.checking(), "armed");
@@ -66,7 +68,10 @@ fn the_check_handle_runs_only_while_the_turn_has_work() {
     assert_eq!(probe.calls(), 1);
     assert!(lp.checking(), "still armed");
     lp.arm_turn(false);
-    assert!(lp.checking(), "stopped by the next check phase, not at once");
+    assert!(
+        lp.checking(),
+        "stopped by the next check phase, not at once"
+    );
     assert!(lp.run(RunMode::NoWait).unwrap(), "the timer keeps it alive");
     assert!(!lp.checking(), "a resting turn's check handle stops");
     assert_eq!(probe.calls(), 1, "ran while disarmed");
