@@ -287,6 +287,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
     }
 
     /// The handle's step: its kind's turn while open, the end of a close.
+    #[inline]
     fn step(self: &Rc<Self>) {
         match self.life.get() {
             Life::Open => K::turn(self),

@@ -53,6 +53,10 @@ pub(crate) struct LoopCtx {
     check: Cell<Option<NonNull<uv_check_t>>>,
     /// Whether that check handle is started.
     check_started: Cell<bool>,
+    /// The number of the iteration under way (libuv's `loop_count`), known
+    /// without asking libuv while the check handle runs every iteration:
+    /// each check phase sets it for the next. `None` while unknown.
+    iteration: Cell<Option<u64>>,
     /// Which phase the callback of ours that is running belongs to.
     phase: Cell<Phase>,
     /// Inside `uv_run` (libuv forbids running a loop from its own callback).
@@ -111,6 +115,40 @@ impl LoopCtx {
     /// The turn's check handle and whether it is started.
     pub(crate) fn check(&self) -> (Option<NonNull<uv_check_t>>, &Cell<bool>) {
         (self.check.get(), &self.check_started)
+    }
+
+    /// libuv's count of loop iterations (`uv_metrics_info`'s `loop_count`).
+    /// libuv moves it on just before each poll phase, so it is the same
+    /// number all through one iteration's poll and check phases.
+    pub(crate) fn iteration(&self) -> u64 {
+        if let Some(n) = self.iteration.get() {
+            return n;
+        }
+        let mut metrics = MaybeUninit::<uv::uv_metrics_t>::uninit();
+        // SAFETY: the loop is initialised and open while its context is
+        // reachable, and `uv_metrics_info` only copies the loop's metrics
+        // into `metrics` (it always succeeds), which initialises it.
+        unsafe {
+            uv::uv_metrics_info(self.raw, metrics.as_mut_ptr());
+            metrics.assume_init().loop_count
+        }
+    }
+
+    /// The end of a check phase with the check handle running: the next
+    /// iteration's number is this one's plus one (libuv counts each
+    /// iteration once), and the check phase of every iteration until the
+    /// check handle stops keeps it so, with no call into libuv. Stopping
+    /// the check handle forgets it ([`set_check_stopped`]).
+    ///
+    /// [`set_check_stopped`]: Self::set_check_stopped
+    pub(crate) fn end_check_phase(&self) {
+        self.iteration.set(Some(self.iteration().wrapping_add(1)));
+    }
+
+    /// The check handle stopped: no check phase keeps the iteration's
+    /// number from now on.
+    pub(crate) fn set_check_stopped(&self) {
+        self.iteration.set(None);
     }
 
     /// Records the turn's check handle, made (stopped) after this context.
@@ -196,6 +234,7 @@ impl RawLoop {
             phase: Cell::new(Phase::Other),
             check: Cell::new(None),
             check_started: Cell::new(false),
+            iteration: Cell::new(None),
             running: Cell::new(false),
             tearing_down: Cell::new(false),
             panic: Cell::new(None),
@@ -396,18 +435,9 @@ impl LoopState {
         drop(self.raw.ctx().hook.replace(Some(hook)));
     }
 
-    /// libuv's count of loop iterations (`uv_metrics_info`'s `loop_count`).
-    /// libuv moves it on just before each poll phase, so it is the same
-    /// number all through one iteration's poll and check phases.
+    /// The number of the iteration under way (see `LoopCtx::iteration`).
     pub(crate) fn iteration(&self) -> u64 {
-        let mut metrics = MaybeUninit::<uv::uv_metrics_t>::uninit();
-        // SAFETY: the loop is initialised and open while `self` lives, and
-        // `uv_metrics_info` only copies the loop's metrics into `metrics`
-        // (it always succeeds), which initialises it.
-        unsafe {
-            uv::uv_metrics_info(self.loop_ptr(), metrics.as_mut_ptr());
-            metrics.assume_init().loop_count
-        }
+        self.raw.ctx().iteration()
     }
 
     /// Whether the turn's check handle is started.

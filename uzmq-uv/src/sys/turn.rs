@@ -96,6 +96,9 @@ fn set_checking(ctx: &LoopCtx, on: bool) {
             uv::uv_check_stop(check.as_ptr());
         }
     }
+    if !on {
+        ctx.set_check_stopped();
+    }
 }
 
 /// Starts (or stops) the idle handle, if it is not already.
@@ -137,6 +140,7 @@ unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
         if ctx.armed() && !ctx.tearing_down() {
             keep_polling(ctx, true);
         }
+        ctx.end_check_phase();
     }
 }
 
