@@ -29,6 +29,12 @@ impl UvLoop {
         self.state.checking()
     }
 
+    /// libuv's `loop_count`, asked of libuv.
+    #[cfg(test)]
+    pub(crate) fn loop_count(&self) -> u64 {
+        self.state.loop_count()
+    }
+
     /// A fresh loop (`uv_loop_init` on a new heap-allocated `uv_loop_t`).
     pub fn new() -> Result<UvLoop> {
         Ok(UvLoop {

@@ -121,9 +121,14 @@ impl LoopCtx {
     /// libuv moves it on just before each poll phase, so it is the same
     /// number all through one iteration's poll and check phases.
     pub(crate) fn iteration(&self) -> u64 {
-        if let Some(n) = self.iteration.get() {
-            return n;
+        match self.iteration.get() {
+            Some(n) => n,
+            None => self.loop_count(),
         }
+    }
+
+    /// libuv's `loop_count`, asked of libuv.
+    pub(crate) fn loop_count(&self) -> u64 {
         let mut metrics = MaybeUninit::<uv::uv_metrics_t>::uninit();
         // SAFETY: the loop is initialised and open while its context is
         // reachable, and `uv_metrics_info` only copies the loop's metrics
@@ -444,6 +449,13 @@ impl LoopState {
     #[cfg(test)]
     pub(crate) fn checking(&self) -> bool {
         self.raw.ctx().check().1.get()
+    }
+
+    /// libuv's `loop_count`, asked of libuv (whatever the check phase
+    /// keeps).
+    #[cfg(test)]
+    pub(crate) fn loop_count(&self) -> u64 {
+        self.raw.ctx().loop_count()
     }
 
     /// Arms or disarms the turn.

@@ -82,6 +82,51 @@ fn the_check_handle_runs_only_while_the_turn_has_work() {
     timer.stop();
 }
 
+/// The iteration's number is libuv's own count, kept by the check phase
+/// while the check handle runs and asked of libuv once it stopped, and it
+/// is the same in the check phase as libuv says there.
+#[test]
+fn the_iteration_number_is_libuvs_whether_the_check_handle_runs_or_not() {
+    let lp = UvLoop::new().unwrap();
+    // The hook reaches the loop through a cell emptied at the end (a hook
+    // owning a `UvLoop` would keep its loop alive for ever).
+    let cell: Rc<RefCell<Option<UvLoop>>> = Rc::new(RefCell::new(Some(lp.clone())));
+    let seen: Rc<RefCell<Vec<(u64, u64)>>> = Rc::default();
+    let (hook_cell, hook_seen) = (cell.clone(), seen.clone());
+    lp.set_turn_hook(Box::new(move || {
+        if let Some(lp) = hook_cell.borrow().as_ref() {
+            hook_seen
+                .borrow_mut()
+                .push((lp.iteration(), lp.loop_count()));
+        }
+    }));
+    // Something else keeps the loop iterating while the turn rests.
+    let mut timer = lp.timer(Box::new(|| {})).unwrap();
+    timer
+        .start(Duration::from_secs(60), Duration::ZERO)
+        .unwrap();
+    for _ in 0..3 {
+        lp.arm_turn(true);
+        for _ in 0..3 {
+            assert!(lp.run(RunMode::NoWait).unwrap());
+        }
+        lp.arm_turn(false);
+        // The first check phase that finds the turn disarmed stops the
+        // check handle; then iterations pass with none.
+        for _ in 0..3 {
+            assert!(lp.run(RunMode::NoWait).unwrap());
+        }
+        assert!(!lp.checking());
+    }
+    let seen = seen.take();
+    assert_eq!(seen.len(), 9, "one turn per armed iteration");
+    for (kept, libuv) in &seen {
+        assert_eq!(kept, libuv, "the iteration's number went astray: {seen:?}");
+    }
+    timer.stop();
+    cell.borrow_mut().take();
+}
+
 #[test]
 fn hook_may_disarm_itself_and_default_run_returns() {
     let lp = UvLoop::new().unwrap();
