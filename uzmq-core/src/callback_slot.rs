@@ -70,6 +70,7 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
 
     /// As [`take`](Self::take), inside a borrow `st` of `state` the caller
     /// holds anyway (one borrow for the step's bookkeeping and the lending).
+    #[inline]
     pub(crate) fn take_in(
         state: &'a RefCell<S>,
         st: &mut S,
@@ -90,6 +91,7 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
     /// Returns it if the slot was replaced or cleared meanwhile, to be
     /// dropped after that borrow ends.
     #[must_use]
+    #[inline]
     pub(crate) fn put_back(mut self, home: &mut Slot<F>) -> Option<Box<F>> {
         let rejected = self.go_home(home);
         // Nothing is left for `Drop` to do (`self` is empty and owns
@@ -100,6 +102,7 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
 
     /// Moves the callback back into `home` if that is still its home;
     /// otherwise hands it back. Empties `self` either way.
+    #[inline]
     fn go_home(&mut self, home: &mut Slot<F>) -> Option<Box<F>> {
         let cb = self.cb.take()?;
         if self.is_current(home) {
@@ -114,6 +117,7 @@ impl<'a, S, F: ?Sized> Lent<'a, S, F> {
     /// was lent (not replaced, not cleared): every change of a slot moves
     /// its generation on, so the same generation means it still waits,
     /// empty, for this callback.
+    #[inline]
     pub(crate) fn is_current(&self, slot: &Slot<F>) -> bool {
         slot.generation == self.generation
     }
