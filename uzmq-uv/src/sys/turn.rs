@@ -16,6 +16,8 @@
 //! (a handle with more than one batch of work), so an event that the turn
 //! serves in one go costs no start and stop of it.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::ptr::NonNull;
 
 use libuv_sys2::{self as uv, uv_check_t, uv_idle_t};
@@ -80,47 +82,51 @@ pub(crate) fn arm(ctx: &LoopCtx, armed: bool) {
 
 /// Starts (or stops) the check handle, if it is not already.
 fn set_checking(ctx: &LoopCtx, on: bool) {
-    let (Some(check), started) = ctx.check() else {
-        return;
-    };
-    if started.replace(on) == on {
-        return;
-    }
-    // SAFETY: the check block is live while its context is reachable, as
-    // the idle block is (see `keep_polling`). Both calls cannot fail on an
-    // initialised handle with a callback given.
-    unsafe {
-        if on {
-            uv::uv_check_start(check.as_ptr(), Some(check_cb));
-        } else {
-            uv::uv_check_stop(check.as_ptr());
-        }
-    }
-    if !on {
+    let switched = switch(
+        ctx.check(),
+        on,
+        uv::uv_check_start,
+        check_cb,
+        uv::uv_check_stop,
+    );
+    if switched && !on {
         ctx.set_check_stopped();
     }
 }
 
 /// Starts (or stops) the idle handle, if it is not already.
 fn keep_polling(ctx: &LoopCtx, on: bool) {
-    let (Some(idle), started) = ctx.idle() else {
-        return;
+    switch(ctx.idle(), on, uv::uv_idle_start, idle_cb, uv::uv_idle_stop);
+}
+
+/// Starts one of the turn's two handles with `callback`, or stops it, to
+/// match `on`, unless it does already; whether it changed.
+fn switch<H>(
+    (handle, started): (Option<NonNull<H>>, &Cell<bool>),
+    on: bool,
+    start: unsafe extern "C" fn(*mut H, Option<unsafe extern "C" fn(*mut H)>) -> c_int,
+    callback: unsafe extern "C" fn(*mut H),
+    stop: unsafe extern "C" fn(*mut H) -> c_int,
+) -> bool {
+    let Some(handle) = handle else {
+        return false;
     };
     if started.replace(on) == on {
-        return;
+        return false;
     }
-    // SAFETY: the idle block is live while its context is reachable: only
-    // teardown closes it, and teardown detaches every handle of the loop
-    // first (no callback reaches the context after), while the Rust side
-    // arms through the loop state it borrows. Both calls cannot fail on an
-    // initialised handle with a callback given.
+    // SAFETY: the turn's blocks are live while their context is reachable:
+    // only teardown closes them, and teardown detaches every handle of the
+    // loop first (no callback reaches the context after), while the Rust
+    // side arms through the loop state it borrows. Starting and stopping
+    // cannot fail on an initialised handle with a callback given.
     unsafe {
         if on {
-            uv::uv_idle_start(idle.as_ptr(), Some(idle_cb));
+            start(handle.as_ptr(), Some(callback));
         } else {
-            uv::uv_idle_stop(idle.as_ptr());
+            stop(handle.as_ptr());
         }
     }
+    true
 }
 
 /// Check phase: the turn hook, when armed; disarmed, the check handle
