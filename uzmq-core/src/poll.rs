@@ -21,8 +21,6 @@ use crate::monitor::Watched;
 use crate::{Error, Events, RawTimer, Reactor, Result, Socket};
 
 type PollCb<R, S> = dyn FnMut(&PollHandle<R, S>, Events, Option<Error>);
-/// The callback lent out of the state for one call.
-type LentCb<'a, R, S> = Lent<'a, State<R, S>, PollCb<R, S>>;
 
 /// What the handle does while open (`close()` leaves it `Stopped`).
 #[derive(Clone, Copy, Debug)]
@@ -360,24 +358,34 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// with its events read (a socket call, no user code) and the
     /// bookkeeping around it.
     fn report_ready(self: &Rc<Self>, h: &PollHandle<R, S>) {
-        let before = self.look_before(&mut self.st.borrow_mut());
-        let mut lent = match before {
-            Before::Ready(lent) => lent,
-            Before::Stopped => return,
-            // This events read was the last socket call: sleep on the fd.
-            Before::Asleep => return self.changed(false),
-            Before::Failed(e) => return self.fail(h, e),
+        let (ready, mut lent) = {
+            let mut st = self.st.borrow_mut();
+            let ready = match self.look_before(&mut st) {
+                Before::Ready(ready) => ready,
+                Before::Stopped => return,
+                Before::Asleep => {
+                    drop(st);
+                    // This events read was the last socket call: sleep on
+                    // the fd.
+                    return self.changed(false);
+                }
+                Before::Failed(e) => {
+                    drop(st);
+                    return self.fail(h, e);
+                }
+            };
+            (ready, Lent::take_in(&self.st, &mut st, |st| &mut st.cb))
         };
         // The callback may send or receive (consuming the edge), or leave
         // the socket ready: look again below, or next iteration if it panics.
-        if let Some((cb, ready)) = lent.as_mut() {
+        if let Some(cb) = lent.as_mut() {
             let in_callback = InCallback::enter(self);
-            (cb.get())(h, *ready, None);
+            (cb.get())(h, ready, None);
             drop(in_callback);
         }
         let (rejected, after) = {
             let mut st = self.st.borrow_mut();
-            let rejected = lent.and_then(|(cb, _)| cb.put_back(&mut st.cb));
+            let rejected = lent.and_then(|cb| cb.put_back(&mut st.cb));
             (rejected, self.look_after(&st))
         };
         drop(rejected);
@@ -393,8 +401,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     }
 
     /// The step's look before the callback, inside its first borrow. A
-    /// ready socket restarts the timeout and lends the callback out.
-    fn look_before<'a>(&'a self, st: &mut State<R, S>) -> Before<LentCb<'a, R, S>> {
+    /// ready socket restarts the timeout.
+    fn look_before(&self, st: &mut State<R, S>) -> Before {
         let Poll::Started { mask, timeout } = st.poll else {
             return Before::Stopped;
         };
@@ -413,8 +421,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             // leaves the timer as it was, so timeouts still come.
             let _ = timer.start(t, t);
         }
-        let lent = Lent::take_in(&self.st, st, |st| &mut st.cb);
-        Before::Ready(lent.map(|cb| (cb, ready)))
+        Before::Ready(ready)
     }
 
     /// The step's look after the callback, inside its second borrow.
@@ -452,10 +459,9 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
 }
 
 /// What the events read before the callback found.
-enum Before<L> {
-    /// Something of interest is ready: the callback, if home, to call with
-    /// what is ready.
-    Ready(Option<(L, Events)>),
+enum Before {
+    /// Something of interest is ready: this.
+    Ready(Events),
     /// Nothing of interest is ready.
     Asleep,
     /// The watch or the events read failed.
