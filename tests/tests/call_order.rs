@@ -276,6 +276,47 @@ fn events_are_read_again_after_the_last_recv_before_sleeping() {
     rig.verify();
 }
 
+/// A read callback that only looks at the frames it is lent leaves them to
+/// the handle, which receives the next batch into the same frames: here a
+/// message of one frame comes into the frames of an earlier one of three
+/// (a new buffer for it would be a smaller allocation elsewhere).
+#[test]
+fn frames_left_to_the_handle_are_received_into_again() {
+    let mut rig = Rig::new();
+    let lp = new_loop(30);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let frames_at: Rc<RefCell<Vec<*const zmq::Message>>> = Rc::default();
+    let log = frames_at.clone();
+    h.start_read_frames(move |_h: &Stream, m| {
+        log.borrow_mut().push(m.expect("a message").as_ptr())
+    })
+    .expect("start_read_frames");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for frames in [
+        &[("a", true), ("b", true), ("c", false)][..],
+        &[("d", false)],
+    ] {
+        rig.fd.set_readable(true);
+        rig.events(R);
+        for &frame in frames {
+            rig.recv(Some(frame));
+        }
+        rig.recv(None);
+        rig.events(NONE);
+        lp.run(RunMode::NoWait).expect("run");
+        rig.verify();
+    }
+    let frames_at = frames_at.borrow();
+    assert_eq!(frames_at.len(), 2, "two messages read");
+    assert_eq!(
+        frames_at[0], frames_at[1],
+        "the second batch was received into new frames, not the handle's own"
+    );
+}
+
 #[test]
 fn events_still_showing_pollin_after_recv_mean_more_receives() {
     let mut rig = Rig::new();

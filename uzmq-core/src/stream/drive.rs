@@ -565,6 +565,12 @@ impl<'a, R: Reactor, S: Socket> RxOut<'a, R, S> {
 
 impl<R: Reactor, S: Socket> Drop for RxOut<'_, R, S> {
     fn drop(&mut self) {
+        // A callback that keeps the messages it is handed (the owned
+        // `Multipart` of `start_read`) leaves nothing to give back, and
+        // the state still holds the empty buffer `take_in` left there.
+        if self.buf.capacity() == 0 {
+            return;
+        }
         if let Ok(mut st) = self.st.try_borrow_mut() {
             st.rx = std::mem::take(&mut self.buf);
         }
