@@ -40,7 +40,15 @@ impl<R: Reactor> Feeds<R> {
     /// Moves what every channel handed over into `queue`, each message
     /// tagged to release its unit of capacity when done; retires the
     /// channels whose senders are all gone.
+    #[inline]
     pub(super) fn take_into<S: Socket>(&mut self, queue: &mut WriteQueue<Done<R, S>>) {
+        // Every step asks; most handles have no channel.
+        if !self.open.is_empty() {
+            self.take_from_open(queue);
+        }
+    }
+
+    fn take_from_open<S: Socket>(&mut self, queue: &mut WriteQueue<Done<R, S>>) {
         let mut i = 0;
         while let Some(channel) = self.open.get(i) {
             let taken = channel.take(|handed| {
@@ -59,6 +67,7 @@ impl<R: Reactor> Feeds<R> {
     }
 
     /// Gives back the capacity of the writes done in this step.
+    #[inline]
     pub(super) fn release_done(&self) {
         for channel in &self.open {
             channel.release_done();
