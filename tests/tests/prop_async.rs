@@ -896,3 +896,154 @@ fn a_direct_send_that_consumes_the_edge_leaves_no_reader_waiting() {
         Poll::Ready(Ok(_))
     ));
 }
+
+/// A task that receives, replies and awaits the next message ends its
+/// batch with a receive that found nothing: libzmq processed every command
+/// for it, so the handle sleeps on its fd with no look of its own (no
+/// `ZMQ_EVENTS` read, no extra loop iteration) after the reply.
+#[test]
+fn a_task_whose_last_receive_found_nothing_sleeps_without_another_look() {
+    let lp = new_loop(12);
+    let (socket, peer) = mock_pair(MockKind::Pair, MockConfig::default(), 12);
+    let probe = socket.probe();
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    let echo = h.clone();
+    lp.spawn_local(async move {
+        while let Ok(msg) = echo.recv().await {
+            if echo.send(msg).await.is_err() {
+                break;
+            }
+        }
+    })
+    .expect("spawn_local");
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert!(
+        !lp.reactor().turn_armed(),
+        "the waiting task keeps the turn armed"
+    );
+    for round in 0..3 {
+        let before = probe.counts();
+        assert!(peer.send(&[b"ping"]));
+        for _ in 0..5 {
+            lp.run(RunMode::NoWait).expect("run");
+        }
+        let after = probe.counts();
+        assert_eq!(
+            after.sends - before.sends,
+            1,
+            "round {round}: the reply went out"
+        );
+        assert_eq!(
+            after.recvs - before.recvs,
+            2,
+            "round {round}: the request, then nothing"
+        );
+        assert_eq!(
+            after.events - before.events,
+            1,
+            "round {round}: ZMQ_EVENTS read again after the task's last receive found nothing"
+        );
+        assert!(
+            !lp.reactor().turn_armed(),
+            "round {round}: a look is still queued"
+        );
+        assert_eq!(
+            peer.recv().as_deref().map(frame_refs),
+            Some(vec![&b"ping"[..]])
+        );
+    }
+}
+
+/// A receive that finds nothing is a look for reading only: writes queued
+/// behind the high-water mark still get the step's events read, since
+/// that receive may have processed the peer's `activate_write` (consuming
+/// the fd's edge) with no edge to come.
+#[test]
+fn a_receive_that_found_nothing_leaves_queued_writes_their_look() {
+    let lp = new_loop(13);
+    let config = MockConfig {
+        sndhwm: 1,
+        ..MockConfig::default()
+    };
+    let (socket, peer) = mock_pair(MockKind::Pair, config, 13);
+    let probe = socket.probe();
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    let mut noop = Context::from_waker(std::task::Waker::noop());
+    // The first goes straight to libzmq, the second waits in the queue.
+    for body in [&b"1"[..], b"2"] {
+        let mut sent = h.send([body.to_vec()]);
+        assert!(!matches!(
+            Pin::new(&mut sent).poll(&mut noop),
+            Poll::Ready(Err(_))
+        ));
+    }
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert_eq!(h.write_queue_size(), 1, "the second write waits for room");
+    // The peer reads: its `activate_write` signals the handle's fd...
+    assert_eq!(
+        peer.recv().as_deref().map(frame_refs),
+        Some(vec![&b"1"[..]])
+    );
+    // ...and a receive that finds nothing processes it.
+    let mut fut = h.recv();
+    assert!(Pin::new(&mut fut).poll(&mut noop).is_pending());
+    assert!(
+        !probe.is_signalled(),
+        "the receive did not consume the signal: the test shows nothing"
+    );
+    for _ in 0..5 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert_eq!(
+        peer.recv().as_deref().map(frame_refs),
+        Some(vec![&b"2"[..]]),
+        "the queued write stayed behind a receive's look"
+    );
+}
+
+/// A task's send that consumes the fd's edge (it processes the command
+/// announcing a message) ends its batch with its look still wanted: the
+/// handle looks next iteration and the task waiting to receive gets it.
+#[test]
+fn a_look_deferred_by_a_task_s_send_reaches_a_reader_in_another_task() {
+    let lp = new_loop(14);
+    let config = MockConfig {
+        send_throttle: 1,
+        ..MockConfig::default()
+    };
+    let (socket, peer) = mock_pair(MockKind::Pair, config, 14);
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    let got: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let (reader, log) = (h.clone(), got.clone());
+    lp.spawn_local(async move {
+        if let Ok(msg) = reader.recv().await {
+            log.borrow_mut().push(msg[0].to_vec());
+        }
+    })
+    .expect("spawn_local");
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    // The message arrives while a task runs, and the task's send (every
+    // send processes commands: `send_throttle: 1`) takes its signal before
+    // the loop's poll phase sees it.
+    let (sender, peer) = (h.clone(), Rc::new(peer));
+    let delivers = peer.clone();
+    lp.spawn_local(async move {
+        assert!(delivers.send(&[b"hello"]));
+        let _ = sender.send([b"out".to_vec()]).await;
+    })
+    .expect("spawn_local");
+    for _ in 0..5 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert_eq!(
+        *got.borrow(),
+        vec![b"hello".to_vec()],
+        "the waiting task never got the message"
+    );
+}

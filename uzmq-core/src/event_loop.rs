@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
+use crate::deferred_looks::DeferredLooks;
 use crate::executor::{self, Executor};
 use crate::remote::{Door, Remote, Work};
 use crate::stream::Channel;
@@ -25,6 +26,12 @@ pub(crate) trait LoopHandle: 'static {
     }
     /// Runs the handle's step for this loop iteration.
     fn on_turn(self: Rc<Self>);
+    /// At the end of a batch of tasks: whether the handle still wants the
+    /// look it deferred ([`DeferredLooks`]), which it forgets. Default: no
+    /// handle of this kind defers one.
+    fn take_deferred_look(&self) -> bool {
+        false
+    }
     /// The loop is gone: close at once, drop every callback uncalled.
     fn loop_gone(&self);
 }
@@ -60,6 +67,8 @@ pub(crate) struct LoopShared<R: Reactor> {
     holds: Cell<usize>,
     /// The executor, made on first use.
     executor: RefCell<Option<Rc<Executor<R>>>>,
+    /// Looks asked for by the batch of tasks under way.
+    looks: DeferredLooks,
 }
 
 /// The loop side of the door: the async handle and the turn that drains
@@ -132,6 +141,7 @@ impl<R: Reactor> EventLoop<R> {
             channel_owners: RefCell::new(HashMap::new()),
             holds: Cell::new(0),
             executor: RefCell::new(None),
+            looks: DeferredLooks::default(),
         });
         let weak = Rc::downgrade(&shared);
         shared.reactor.set_turn_hook(Box::new(move || {
@@ -208,6 +218,11 @@ impl<R: Reactor> EventLoop<R> {
 
     pub(crate) fn executor(&self) -> Rc<Executor<R>> {
         self.shared.executor()
+    }
+
+    /// See [`LoopShared::batch`].
+    pub(crate) fn batch<T>(&self, batch: impl FnOnce() -> T) -> T {
+        self.shared.batch(batch)
     }
 
     /// Whether `run` (or a `block_on` poll) is under way.
@@ -451,6 +466,26 @@ impl<R: Reactor> LoopShared<R> {
         self.turn.borrow_mut().push_back(handle);
         if !self.armed.replace(true) {
             self.reactor.arm_turn(true);
+        }
+    }
+
+    /// Runs `batch` (tasks, or a `block_on` poll) with the looks its socket
+    /// calls ask for held until it ends ([`DeferredLooks`]).
+    pub(crate) fn batch<T>(&self, batch: impl FnOnce() -> T) -> T {
+        self.looks.batch(batch, |handle| self.schedule(handle))
+    }
+
+    /// A look at `handle`'s socket next iteration: held until the end of
+    /// the batch of tasks under way, if one is (then true; the handle
+    /// remembers it, see [`LoopHandle::take_deferred_look`]), else
+    /// scheduled now.
+    pub(crate) fn look_next_iteration(&self, handle: Rc<dyn LoopHandle>) -> bool {
+        match self.looks.defer(handle) {
+            Ok(()) => true,
+            Err(handle) => {
+                self.schedule(handle);
+                false
+            }
         }
     }
 

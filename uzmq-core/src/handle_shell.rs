@@ -119,6 +119,9 @@ pub(crate) struct Shell<R: Reactor, K: Kind<R>> {
     lp: WeakLoop<R>,
     key: Cell<Option<usize>>,
     scheduled: Cell<bool>,
+    /// A look at the socket waits for the end of the batch of tasks under
+    /// way ([`look_again`](Self::look_again)).
+    look_deferred: Cell<bool>,
     /// The iteration of the last step (`None` before the first).
     stepped: Cell<Option<u64>>,
     kept: Cell<bool>,
@@ -140,6 +143,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
             lp: lp.downgrade(),
             key: Cell::new(None),
             scheduled: Cell::new(false),
+            look_deferred: Cell::new(false),
             stepped: Cell::new(None),
             kept: Cell::new(false),
             life: Cell::new(Life::Open),
@@ -211,6 +215,27 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         } else {
             lp.schedule(self.clone());
         }
+    }
+
+    /// The socket was called outside the handle's step, which may have
+    /// consumed the fd's edge: the step looks at it next iteration. From a
+    /// batch of tasks the look waits for the batch's end, and a later call
+    /// that made it needless can call it off ([`call_off_look`]).
+    ///
+    /// [`call_off_look`]: Self::call_off_look
+    pub(crate) fn look_again(&self) {
+        if self.scheduled.get() || self.look_deferred.get() {
+            return;
+        }
+        if let (Some(lp), Some(me)) = (self.lp.upgrade(), self.as_loop_handle()) {
+            self.look_deferred.set(lp.look_next_iteration(me));
+        }
+    }
+
+    /// The look deferred by [`look_again`](Self::look_again) is not needed
+    /// any more (the kind's last socket call was one).
+    pub(crate) fn call_off_look(&self) {
+        self.look_deferred.set(false);
     }
 
     fn queue_turn(&self) {
@@ -323,6 +348,10 @@ impl<R: Reactor, K: Kind<R>> LoopHandle for Shell<R, K> {
 
     fn on_turn(self: Rc<Self>) {
         self.step();
+    }
+
+    fn take_deferred_look(&self) -> bool {
+        self.look_deferred.replace(false)
     }
 
     fn loop_gone(&self) {

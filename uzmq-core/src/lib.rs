@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod callback_slot;
+mod deferred_looks;
 mod error;
 mod event_loop;
 mod events;

@@ -57,7 +57,7 @@ pub(crate) fn block_on<R: Reactor, F: Future>(lp: &EventLoop<R>, fut: F) -> Resu
     let _hold = lp.hold_while();
     loop {
         if signal.woken.swap(false, Ordering::Acquire) {
-            let polled = lp.while_running(|| fut.as_mut().poll(&mut cx))?;
+            let polled = lp.while_running(|| lp.batch(|| fut.as_mut().poll(&mut cx)))?;
             if let Poll::Ready(out) = polled {
                 return Ok(out);
             }

@@ -132,11 +132,19 @@ impl<R: Reactor> Executor<R> {
             }
         }
         let _again = Again(self);
-        for _ in 0..DEFAULT_READ_BATCH {
-            let Some(runnable) = self.queue.borrow_mut().pop_front() else {
-                break;
-            };
-            runnable.run();
+        let run = || {
+            for _ in 0..DEFAULT_READ_BATCH {
+                let Some(runnable) = self.queue.borrow_mut().pop_front() else {
+                    break;
+                };
+                runnable.run();
+            }
+        };
+        // The looks the tasks' socket calls ask for wait for the batch's
+        // end (see `deferred_looks`).
+        match self.lp.upgrade() {
+            Some(lp) => lp.batch(run),
+            None => run(),
         }
     }
 

@@ -484,7 +484,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// way (it re-reads `ZMQ_EVENTS` before it lets the handle sleep).
     pub(super) fn recheck(&self) {
         if !self.kind.driving.get() {
-            self.schedule();
+            self.look_again();
         }
     }
 

@@ -74,7 +74,7 @@ impl<R: Reactor, S: Socket> Future for Recv<R, S> {
             Ok(None) => {
                 // Nothing now: wait in line (the first poll of a lone
                 // reader tried without joining).
-                let refused = {
+                let (refused, looked) = {
                     let mut st = inner.st.borrow_mut();
                     st.readers.join(&mut this.ticket, cx.waker());
                     if told {
@@ -82,9 +82,18 @@ impl<R: Reactor, S: Socket> Future for Recv<R, S> {
                         // wait for the fd, as the handle's own step does.
                         st.refused |= Events::READABLE;
                     }
-                    told
+                    // libzmq processed every command before it found
+                    // nothing, so the next message raises the fd: this
+                    // receive was the look that reading needs before the
+                    // handle sleeps. Queued writes still need the step's
+                    // (they wait for `ZMQ_POLLOUT`, which it may have
+                    // changed unseen).
+                    (told, st.queue.is_empty())
                 };
-                inner.changed(!refused);
+                if looked {
+                    inner.call_off_look();
+                }
+                inner.changed(!refused && !looked);
                 Poll::Pending
             }
             Err(e) => {
