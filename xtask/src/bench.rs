@@ -7,7 +7,11 @@
 //! `cargo xtask bench --instructions` counts instructions per message of
 //! W1-W3, W6 and W8's round trip under valgrind's callgrind instead
 //! (valgrind must be installed: `apt-get install valgrind`); the driver
-//! checks for it and says so.
+//! checks for it and says so. Beside raw libzmq and the handle kinds
+//! (`stream`, `frames`, `poll`, `async`, `sender`), W3 also runs the
+//! `floor`: the REP served from a bare libuv fd watch with no uzmq handle,
+//! the least a libuv-driven loop costs per round trip (`--variants` picks
+//! among `raw,floor,stream,frames,poll,async,sender`).
 //!
 //! `cargo xtask bench --micro [-- <criterion args>]` runs the criterion
 //! micro-benchmarks instead (`cargo bench -p uzmq-bench`).

@@ -1,6 +1,7 @@
 //! uzmq's benchmark harness: the `uzmq-peer` command-line contract (workloads
 //! W1-W5, W7 and W8 through uzmq's `Zmq` or `ZmqPoll`, W1-W5 through `Zmq`'s
-//! futures, W6 through a `Sender` fed by other threads, or through plain
+//! futures, W6 through a `Sender` fed by other threads, W3 from a bare fd
+//! watch of the libuv backend with no handle (the floor), or through plain
 //! blocking libzmq calls as the baseline), the blocking counterpart that connects to it, and
 //! the `uzmq-bench` driver that runs them side by side and writes the report.
 //! It also holds the soak workload behind `cargo xtask soak` ([`soak`]).

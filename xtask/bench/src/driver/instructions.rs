@@ -27,6 +27,13 @@
 //! is the one that sends on the PUSH (uzmq's loop, raw's receiving end of
 //! the channel); the producer threads are made before the window with
 //! their messages and count whole, as libzmq's do.
+//!
+//! The variants are raw libzmq, the `floor` (W3 only: the REP served from a
+//! bare fd watch of uzmq's libuv backend, no uzmq handle, with the fewest
+//! libzmq calls a correct loop makes, see [`crate::peer::floor`]) and the
+//! handle kinds `stream`, `frames`, `poll`, `async` and `sender`. The
+//! floor's ratio to raw is what libuv and libzmq's mandatory calls cost
+//! per round trip; a handle's ratio beyond it is the handle's own.
 
 use std::fs;
 use std::io::Write as _;

@@ -3,9 +3,12 @@
 //! [`Variant::runs`]) and for the raw libzmq baseline in the same run, alternating their order, several repetitions each; shows
 //! progress on stderr; prints the table of medians and ratios to raw; and
 //! writes `report.md`, `report.json` and `ratios.svg` under `target/bench/`.
+//! Beside raw, W3 also runs the `floor`: `uzmq-peer --handle floor`, the REP
+//! served from a bare libuv fd watch with no uzmq handle
+//! ([`crate::peer::floor`]), the least a loop costs per round trip.
 //!
 //! ```text
-//! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,stream,poll,async,sender]
+//! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,floor,stream,frames,poll,async,sender]
 //!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S]
 //! ```
 //!
@@ -83,10 +86,16 @@ impl Variant {
         Variant::uzmq("frames", "uzmq Zmq frames", &["w1", "w5", "w7"], 1.05);
     /// `uzmq-peer --handle sender`: W6's producer threads through a `Sender`.
     pub const SENDER: Variant = Variant::uzmq("sender", "uzmq Sender", &["w6"], 1.05);
+    /// `uzmq-peer --handle floor`: W3 served from a bare libuv fd watch, no
+    /// uzmq handle (the least a loop costs; held to the handles' target).
+    pub const FLOOR: Variant =
+        Variant::uzmq("floor", "floor: libuv fd watch, no handle", &["w3"], 1.05);
 
-    /// All variants, in table order; raw first.
-    pub const ALL: [Variant; 6] = [
+    /// All variants, in table order; raw first, then the floor, then the
+    /// handles.
+    pub const ALL: [Variant; 7] = [
         Variant::RAW,
+        Variant::FLOOR,
         Variant::STREAM,
         Variant::FRAMES,
         Variant::POLL,
@@ -121,7 +130,7 @@ impl Variant {
         self.groups.contains(&cell.group())
     }
 
-    /// `raw`, `stream`, `poll`, `async`, `sender`.
+    /// `raw`, `floor`, `stream`, `frames`, `poll`, `async`, `sender`.
     pub fn name(self) -> &'static str {
         self.name
     }
@@ -145,7 +154,8 @@ impl Variant {
         }
     }
 
-    /// The uzmq variants (every one but raw), in table order.
+    /// The uzmq variants (every one but raw, the floor included), in
+    /// table order.
     pub fn uzmq_all() -> impl Iterator<Item = Variant> {
         Variant::ALL.into_iter().filter(|v| !v.is_raw())
     }
@@ -502,7 +512,7 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
     let mut args = Args::parse(words)?;
     if let Some(command) = &args.command {
         return Err(format!(
-            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,stream,poll,async,sender, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
+            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,floor,stream,frames,poll,async,sender, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
         ));
     }
     let exe_dir = env::current_exe()
@@ -1087,7 +1097,16 @@ mod tests {
         let cells = plan(&o);
         let cell = |id: &str| cells.iter().find(|c| c.id == id).unwrap();
         for v in Variant::ALL {
-            assert!(v.runs(cell("w1-64")) != (v == Variant::SENDER), "{v:?}");
+            assert_eq!(
+                v.runs(cell("w1-64")),
+                ![Variant::SENDER, Variant::FLOOR].contains(&v),
+                "{v:?}"
+            );
+            assert_eq!(
+                v.runs(cell("w3-64")),
+                v != Variant::SENDER && v != Variant::FRAMES,
+                "{v:?}"
+            );
             assert_eq!(v.runs(cell("w6-64")), v.is_raw() || v == Variant::SENDER);
             assert_eq!(
                 v.runs(cell("w8-rt-64")),
@@ -1103,6 +1122,18 @@ mod tests {
         assert_eq!(counterpart.args[0], "w2");
         let w3 = peer_spec(&o, cell("w3-64"), Variant::ASYNC);
         assert!(w3.args.windows(2).any(|w| w == ["--handle", "async"]));
+        let floor = peer_spec(&o, cell("w3-64"), Variant::FLOOR);
+        assert!(floor.program.ends_with("uzmq-peer"));
+        assert_eq!(floor.args[0], "w3");
+        assert!(floor.args.windows(2).any(|w| w == ["--handle", "floor"]));
+        assert!(!floor.args.iter().any(|a| a == "--idle-handles"));
+        let order: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+        assert_eq!(
+            order,
+            [
+                "raw", "floor", "stream", "frames", "poll", "async", "sender"
+            ]
+        );
     }
 
     #[test]

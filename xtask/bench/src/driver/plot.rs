@@ -8,12 +8,28 @@ use plotters::prelude::*;
 use super::Variant;
 use super::report::Row;
 
-const COLORS: [RGBColor; 4] = [
+/// One color per uzmq variant (the floor and the five handle kinds).
+const COLORS: [RGBColor; 6] = [
     RGBColor(0x4c, 0x72, 0xb0),
     RGBColor(0xdd, 0x84, 0x52),
     RGBColor(0x55, 0xa8, 0x68),
     RGBColor(0x81, 0x72, 0xb3),
+    RGBColor(0x93, 0x78, 0x60),
+    RGBColor(0xda, 0x8b, 0xc3),
 ];
+
+/// Where each legend entry starts, left to right: at least 160 px apart,
+/// more for a long title (12 px sans-serif, about 7 px a character); and
+/// where the last one ends.
+fn legend_layout(vs: &[Variant]) -> (Vec<i32>, i32) {
+    let mut x = 60;
+    let mut starts = Vec::with_capacity(vs.len());
+    for v in vs {
+        starts.push(x);
+        x += (16 + 7 * v.title().chars().count() as i32 + 24).max(160);
+    }
+    (starts, x)
+}
 
 /// The plot as SVG text; `mode` (`quick`, `full`) goes into the title.
 pub fn svg(mode: &str, rows: &[Row]) -> Result<String, String> {
@@ -26,7 +42,10 @@ pub fn svg(mode: &str, rows: &[Row]) -> Result<String, String> {
         .collect();
     let bar_w = 36u32;
     let group_w = 40 + bar_w * vs.len().max(1) as u32;
-    let width = 120 + group_w * groups.len().max(1) as u32;
+    let (legend_x, legend_end) = legend_layout(&vs);
+    // Wide enough for the legend too (its note is about 620 px).
+    let width =
+        (120 + group_w * groups.len().max(1) as u32).max(legend_end.max(680).unsigned_abs());
     let height = 460u32;
     let y_max = groups
         .iter()
@@ -98,8 +117,7 @@ pub fn svg(mode: &str, rows: &[Row]) -> Result<String, String> {
                     .map_err(|e| e.to_string())?;
             }
         }
-        for (vi, v) in vs.iter().enumerate() {
-            let x = 60 + 160 * vi as i32;
+        for (vi, (v, x)) in vs.iter().zip(legend_x).enumerate() {
             legend
                 .draw(&Rectangle::new(
                     [(x, 8), (x + 12, 20)],

@@ -810,7 +810,8 @@ pub fn markdown(results: &Results, rows: &[Row]) -> String {
         md,
         "\nTargets: W1/W2 uzmq/raw >= 0.90; W3 mean uzmq/raw <= 1.05 (async: <= 1.10); W4 under 1 ms of CPU per 3 s idle (whole process, all threads); W5 received/sent exactly 1; W6 uzmq `Sender`/raw (raw: the producer threads hand messages through one `std::sync::mpsc` channel to a thread that owns a blocking PUSH) >= 0.90; W7 fan-in uzmq/raw (raw: `zmq_poll` over the same sockets in one thread) >= 1.0; W8 round trip with the idle handles / without (W3) <= 1.05 per handle kind, and idle CPU with them under 1 ms per 3 s. \
          CPU per message is the peer process's CPU time (`getrusage`, every thread) inside its measured window over the messages (W3, W8: round trips); its \"vs raw\" is uzmq / raw, lower is better. W8 memory is the growth of the resident set when the idle sockets are opened (libzmq) and then wrapped in started handles (uzmq), per socket. \
-         W1 is timed by the uzmq side from its first to its last message, W2 and W6 by the receiving counterpart; `-` marks a variant that does not run a cell (async: W1-W5; Sender: W6 only); W3 round trips are timed by the blocking REQ counterpart.\n"
+         W1 is timed by the uzmq side from its first to its last message, W2 and W6 by the receiving counterpart; `-` marks a variant that does not run a cell (async: W1-W5; frames: W1, W5, W7; Sender: W6 only; floor: W3 only); W3 round trips are timed by the blocking REQ counterpart. \
+         The floor is no uzmq handle: W3's REP served from a bare fd watch of uzmq's libuv backend with the fewest libzmq calls a correct loop makes, the least a libuv-driven loop costs per round trip; a handle's cost beyond it is the handle's own.\n"
     );
     let _ = writeln!(md, "## Plan\n");
     let _ = writeln!(md, "| cell | workload | size | n | HWM | reps |");
@@ -895,6 +896,7 @@ mod tests {
                             "stream" => 95.0,
                             "async" => 108.0,
                             "sender" => 92.0,
+                            "floor" => 90.0,
                             _ => 50.0,
                         };
                         let run: Vec<(String, f64)> = [
@@ -1023,11 +1025,25 @@ mod tests {
         assert!(w6_line.contains("0.920 ok"), "{w6_line}");
         let j = json(&r, &rows).to_string();
         assert!(j.contains(r#""sender_ratio":0.92"#), "{j}");
+        // The floor runs W3 only, right after raw.
+        assert!(j.contains(r#""floor_ratio":0.9"#), "{j}");
+        assert!(w3.ran(Variant::FLOOR) && !w1.ran(Variant::FLOOR));
+        assert_eq!(w3.met(Variant::FLOOR), Some(true)); // 0.90 <= 1.05
+        let header = table.lines().next().unwrap();
+        let raw_at = header.find("raw libzmq").unwrap();
+        let floor_at = header.find("floor: libuv fd watch, no handle").unwrap();
+        assert!(raw_at < floor_at && floor_at < header.find("uzmq Zmq").unwrap());
+        let w3_line = table.lines().find(|l| l.starts_with("W3 echo")).unwrap();
+        assert!(w3_line.contains("0.900 ok"), "{w3_line}");
+        let md = markdown(&r, &rows);
+        assert!(md.contains("| floor: libuv fd watch, no handle |"), "{md}");
+        assert!(md.contains("- w3-64 floor: "), "{md}");
         let svg = svg(&r, &rows).unwrap();
         assert!(
             svg.contains("uzmq Sender") && svg.contains("W6 64 B"),
             "{svg}"
         );
+        assert!(svg.contains("floor: libuv fd watch, no handle"), "{svg}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `uzmq-peer` command-line contract, for
 //! uzmq ([`uzmq_side`] for the callback handles, [`async_side`] for
-//! `--handle async`, [`producers`] for W6) and for the raw libzmq baseline
+//! `--handle async`, [`producers`] for W6), for the floor of a libuv loop
+//! with no handle ([`floor`], W3 only) and for the raw libzmq baseline
 //! ([`raw`]).
 //!
 //! ```text
@@ -15,12 +16,15 @@
 //! uzmq-peer w6 --port P --n N --size S [--producers 4] [--capacity 1000] [--hwm H] [--timeout-s T]
 //!                                                           -> {"workload":"w6","sent":n,"producers":p,...}
 //! w3 and w4 also take --idle-handles K (W8: K idle handles, raw: sockets, beside the measured one)
-//! common options: --handle poll|stream|async|sender (default stream; sender for w6), --impl uzmq|raw
+//! common options: --handle poll|stream|frames|async|sender|floor (default stream; sender for w6), --impl uzmq|raw
 //! ```
 //!
 //! `--handle async` runs W1-W5 (without idle handles) as tasks awaiting
 //! `Zmq::recv()` and `Zmq::send()`; `--handle sender` runs only W6, whose
-//! producer threads hand messages to the loop through one `Sender`.
+//! producer threads hand messages to the loop through one `Sender`;
+//! `--handle floor` runs only W3 (without idle handles), served from a bare
+//! fd watch of the libuv backend with no uzmq handle: the least a loop
+//! costs per round trip.
 //!
 //! The measured side always binds `tcp://127.0.0.1:P`. Exactly one JSON line
 //! goes to stdout per call (the fields above first, then `impl`, `handle`,
@@ -33,6 +37,7 @@
 
 pub mod async_side;
 pub mod fan_in;
+pub mod floor;
 pub mod idle;
 pub mod producers;
 pub mod raw;
@@ -89,8 +94,8 @@ impl HandleKind {
     }
 }
 
-/// What the uzmq side is written with: a callback handle, futures, or a
-/// `Sender` fed from other threads.
+/// What the uzmq side is written with: a callback handle, futures, a
+/// `Sender` fed from other threads, or no handle at all (the floor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handle {
     /// `Zmq` or `ZmqPoll` with callbacks.
@@ -99,15 +104,20 @@ pub enum Handle {
     Async,
     /// `Zmq::sender()`: other threads hand messages to the loop (W6 only).
     Sender,
+    /// No handle: a bare fd watch of uzmq's libuv backend serves W3's REP
+    /// ([`floor`]; W3 without idle handles only).
+    Floor,
 }
 
 impl Handle {
-    /// `stream`, `poll`, `async` or `sender`: the `--handle` value.
+    /// `stream`, `poll`, `frames`, `async`, `sender` or `floor`: the
+    /// `--handle` value.
     pub fn name(self) -> &'static str {
         match self {
             Handle::Callback(kind) => kind.name(),
             Handle::Async => "async",
             Handle::Sender => "sender",
+            Handle::Floor => "floor",
         }
     }
 }
@@ -375,6 +385,7 @@ where
         (Job::W3(p), Impl::Uzmq, Handle::Async) if p.idle_handles == 0 => async_side::w3(p),
         (Job::W4(p), Impl::Uzmq, Handle::Async) if p.idle_handles == 0 => async_side::w4(p),
         (Job::W6(p), Impl::Uzmq, Handle::Sender) => producers::uzmq(p),
+        (Job::W3(p), Impl::Uzmq, Handle::Floor) if p.idle_handles == 0 => floor::w3(p),
         (Job::W1(p), Impl::Raw, _) => raw::w1(p),
         (Job::W2(p), Impl::Raw, _) => raw::w2(p),
         (Job::W3(p), Impl::Raw, _) => raw::w3(p),
@@ -388,7 +399,7 @@ where
             return usage(
                 Some(&command),
                 format!(
-                    "{command} does not run with --handle {} (async: w1-w5 without idle handles; sender: w6 only)",
+                    "{command} does not run with --handle {} (async: w1-w5 without idle handles; sender: w6 only; floor: w3 without idle handles only)",
                     handle.name()
                 ),
             );
@@ -440,7 +451,7 @@ enum Job {
     W8Mem(usize),
 }
 
-const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] [--idle-handles K] | w4 --port P --idle-s I [--settle-s S] [--idle-handles K] | w7 --n N [--sockets K] [--senders S] [--size B] [--hwm H] [--timeout-s T] | w6 --port P --n N --size S [--producers 4] [--capacity C] [--hwm H] [--timeout-s T] | w8mem [--idle-handles K]; options --handle poll|stream|async|sender, --impl uzmq|raw";
+const USAGE: &str = "usage: uzmq-peer info | w1|w2 --port P --n N --size S [--hwm H] [--timeout-s T] | w3 --port P --n N [--timeout-s T] [--idle-handles K] | w4 --port P --idle-s I [--settle-s S] [--idle-handles K] | w7 --n N [--sockets K] [--senders S] [--size B] [--hwm H] [--timeout-s T] | w6 --port P --n N --size S [--producers 4] [--capacity C] [--hwm H] [--timeout-s T] | w8mem [--idle-handles K]; options --handle poll|stream|frames|async|sender|floor, --impl uzmq|raw";
 
 /// Default `--hwm`: libzmq's own default.
 pub const DEFAULT_HWM: i32 = 1000;
@@ -484,9 +495,10 @@ fn parse_common(
         Some("poll") => Handle::Callback(HandleKind::Poll),
         Some("async") => Handle::Async,
         Some("sender") => Handle::Sender,
+        Some("floor") => Handle::Floor,
         Some(other) => {
             return Err(format!(
-                "--handle {other}: expected poll, stream, async or sender"
+                "--handle {other}: expected poll, stream, frames, async, sender or floor"
             ));
         }
     };
@@ -634,6 +646,97 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn floor_runs_w3_only() {
+        // Refused: any other workload, and W3 with idle handles.
+        let refused = [
+            vec![
+                "w1", "--port", "1", "--n", "1", "--size", "8", "--handle", "floor",
+            ],
+            vec![
+                "w3",
+                "--port",
+                "1",
+                "--n",
+                "1",
+                "--idle-handles",
+                "2",
+                "--handle",
+                "floor",
+            ],
+        ];
+        for words in refused {
+            let (v, code) = run_cli(Impl::Uzmq, words.clone());
+            assert_eq!(code, 2, "{words:?}: {v}");
+            assert!(
+                v.str("error").is_some_and(|e| e.contains("--handle floor")),
+                "{v}"
+            );
+        }
+        // Accepted for W3: nobody asks, the deadline ends the run.
+        let port = crate::driver::child::free_port().unwrap().to_string();
+        let words = [
+            "w3",
+            "--port",
+            &port,
+            "--n",
+            "1",
+            "--timeout-s",
+            "0.05",
+            "--handle",
+            "floor",
+        ];
+        let (v, code) = run_cli(Impl::Uzmq, words);
+        assert_eq!(code, 1, "{v}");
+        assert_eq!(v.str("handle"), Some("floor"), "{v}");
+        assert_eq!(v.num("served"), Some(0.0), "{v}");
+        assert_eq!(v.bool("timed_out"), Some(true), "{v}");
+        assert_eq!(v.bool("complete"), Some(false), "{v}");
+    }
+
+    #[test]
+    fn floor_echoes_every_request() {
+        let port = crate::driver::child::free_port().unwrap();
+        // A REQ asks three times, once with a two-frame request.
+        let client = std::thread::spawn(move || -> Result<(), zmq::Error> {
+            let ctx = zmq::Context::new();
+            let req = ctx.socket(zmq::REQ)?;
+            req.set_linger(0)?;
+            req.set_rcvtimeo(10_000)?;
+            req.connect(&crate::endpoint(port))?;
+            for i in 0..3u8 {
+                let request: Vec<Vec<u8>> = if i == 0 {
+                    vec![b"two".to_vec(), b"frames".to_vec()]
+                } else {
+                    vec![vec![i; 64]]
+                };
+                req.send_multipart(&request, 0)?;
+                assert_eq!(req.recv_multipart(0)?, request);
+            }
+            Ok(())
+        });
+        let port = port.to_string();
+        let words = [
+            "w3",
+            "--port",
+            &port,
+            "--n",
+            "3",
+            "--timeout-s",
+            "10",
+            "--handle",
+            "floor",
+        ];
+        let (v, code) = run_cli(Impl::Uzmq, words);
+        client.join().unwrap().unwrap();
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v.str("workload"), Some("w3"), "{v}");
+        assert_eq!(v.num("served"), Some(3.0), "{v}");
+        assert_eq!(v.str("impl"), Some("uzmq"), "{v}");
+        assert_eq!(v.str("handle"), Some("floor"), "{v}");
+        assert!(v.num("cpu_s").is_some(), "{v}");
     }
 
     #[test]
