@@ -58,19 +58,16 @@ impl DeferredLooks {
         impl<F: Fn(Rc<dyn LoopHandle>)> Drop for End<'_, F> {
             fn drop(&mut self) {
                 self.looks.batching.set(false);
-                // In the order asked, with no borrow held while scheduling;
-                // cleared after, so the list keeps its capacity.
-                let mut next = 0;
-                loop {
-                    let Some(handle) = self.looks.handles.borrow().get(next).cloned() else {
-                        break;
-                    };
-                    next += 1;
+                // In the order asked, with no borrow held while scheduling
+                // (nothing is deferred any more meanwhile); the emptied
+                // list goes back, so it keeps its capacity.
+                let mut handles = std::mem::take(&mut *self.looks.handles.borrow_mut());
+                for handle in handles.drain(..) {
                     if handle.take_deferred_look() {
                         (self.schedule)(handle);
                     }
                 }
-                self.looks.handles.borrow_mut().clear();
+                *self.looks.handles.borrow_mut() = handles;
             }
         }
         let _end = End {

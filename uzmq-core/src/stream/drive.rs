@@ -445,14 +445,17 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// One whole message (continuing `parts`, usually empty), or `None`
     /// when libzmq has none now.
     pub(super) fn recv_message(&self, mut parts: Multipart) -> Result<Option<Multipart>> {
-        if parts.capacity() == 0 {
-            // Most messages have one frame: no growth step on the hot path.
-            parts.reserve_exact(1);
-        }
         loop {
             let mut frame = zmq::Message::new();
             match self.kind.socket.recv_frame(&mut frame)? {
                 Io::Done(more) => {
+                    if parts.capacity() == 0 {
+                        // Most messages have one frame: room for it,
+                        // allocated straight (no growth step), and only
+                        // once there is one (a `recv()` that finds nothing
+                        // allocates nothing).
+                        parts = Vec::with_capacity(1);
+                    }
                     parts.push(frame);
                     if !more {
                         return Ok(Some(parts));
