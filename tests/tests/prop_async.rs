@@ -1047,3 +1047,28 @@ fn a_look_deferred_by_a_task_s_send_reaches_a_reader_in_another_task() {
         "the waiting task never got the message"
     );
 }
+
+/// More tasks ready than one batch: the executor polls a read batch's worth
+/// per iteration and queues itself again for the rest, so every task runs
+/// and other handles still get their turn in between.
+#[test]
+fn ready_tasks_beyond_one_batch_run_in_the_next_iterations() {
+    let lp = new_loop(15);
+    let ran = Rc::new(Cell::new(0usize));
+    let tasks = 2 * uzmq_core::DEFAULT_READ_BATCH + 500;
+    for _ in 0..tasks {
+        let ran = ran.clone();
+        lp.spawn_local(async move { ran.set(ran.get() + 1) })
+            .expect("spawn_local");
+    }
+    lp.run(RunMode::NoWait).expect("run");
+    assert_eq!(
+        ran.get(),
+        uzmq_core::DEFAULT_READ_BATCH,
+        "one batch per iteration"
+    );
+    for _ in 0..5 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert_eq!(ran.get(), tasks, "tasks left behind after the first batch");
+}
