@@ -223,10 +223,16 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
     /// that made it needless can call it off ([`call_off_look`]).
     ///
     /// [`call_off_look`]: Self::call_off_look
+    #[inline]
     pub(crate) fn look_again(&self) {
-        if self.scheduled.get() || self.look_deferred.get() {
-            return;
+        // Inlined, so a handle asked again (a write behind others) costs
+        // only these tests.
+        if !self.scheduled.get() && !self.look_deferred.get() {
+            self.queue_look();
         }
+    }
+
+    fn queue_look(&self) {
         if let (Some(lp), Some(me)) = (self.lp.upgrade(), self.as_loop_handle()) {
             self.look_deferred.set(lp.look_next_iteration(me));
         }

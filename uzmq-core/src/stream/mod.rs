@@ -482,6 +482,7 @@ where
 impl<R: Reactor, S: Socket> Inner<R, S> {
     /// Looks at the socket again next iteration, unless a drive is under
     /// way (it re-reads `ZMQ_EVENTS` before it lets the handle sleep).
+    #[inline]
     pub(super) fn recheck(&self) {
         if !self.kind.driving.get() {
             self.look_again();
