@@ -35,6 +35,12 @@ impl UvLoop {
         self.state.loop_count()
     }
 
+    /// Whether the iteration's number is read where libuv keeps it.
+    #[cfg(test)]
+    pub(crate) fn reads_loop_count_directly(&self) -> bool {
+        self.state.reads_loop_count_directly()
+    }
+
     /// A fresh loop (`uv_loop_init` on a new heap-allocated `uv_loop_t`).
     pub fn new() -> Result<UvLoop> {
         Ok(UvLoop {
@@ -99,6 +105,7 @@ impl Reactor for UvLoop {
         self.state.arm_turn(armed);
     }
 
+    #[inline]
     fn iteration(&self) -> u64 {
         self.state.iteration()
     }

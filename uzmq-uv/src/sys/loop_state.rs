@@ -53,10 +53,9 @@ pub(crate) struct LoopCtx {
     check: Cell<Option<NonNull<uv_check_t>>>,
     /// Whether that check handle is started.
     check_started: Cell<bool>,
-    /// The number of the iteration under way (libuv's `loop_count`), known
-    /// without asking libuv while the check handle runs every iteration:
-    /// each check phase sets it for the next. `None` while unknown.
-    iteration: Cell<Option<u64>>,
+    /// Where libuv keeps its `loop_count`, on a libuv whose private layout
+    /// is known ([`loop_count_field`]); `None`: asked of libuv each time.
+    loop_count_field: Option<NonNull<u64>>,
     /// Which phase the callback of ours that is running belongs to.
     phase: Cell<Phase>,
     /// Inside `uv_run` (libuv forbids running a loop from its own callback).
@@ -120,40 +119,25 @@ impl LoopCtx {
     /// libuv's count of loop iterations (`uv_metrics_info`'s `loop_count`).
     /// libuv moves it on just before each poll phase, so it is the same
     /// number all through one iteration's poll and check phases.
+    ///
+    /// Read where libuv keeps it when its place is known: the core asks on
+    /// every fd signal, and `uv_metrics_info` copies 128 bytes each time.
+    #[inline]
     pub(crate) fn iteration(&self) -> u64 {
-        match self.iteration.get() {
-            Some(n) => n,
+        match self.loop_count_field {
+            // SAFETY: the field lies in the loop's internal block, which
+            // libuv allocates in `uv_loop_init` and frees in
+            // `uv_loop_close`; the loop is open while its context is
+            // reachable. Only this thread (the loop's) writes it, between
+            // our callbacks, so the read races with nothing.
+            Some(field) => unsafe { field.read() },
             None => self.loop_count(),
         }
     }
 
     /// libuv's `loop_count`, asked of libuv.
     pub(crate) fn loop_count(&self) -> u64 {
-        let mut metrics = MaybeUninit::<uv::uv_metrics_t>::uninit();
-        // SAFETY: the loop is initialised and open while its context is
-        // reachable, and `uv_metrics_info` only copies the loop's metrics
-        // into `metrics` (it always succeeds), which initialises it.
-        unsafe {
-            uv::uv_metrics_info(self.raw, metrics.as_mut_ptr());
-            metrics.assume_init().loop_count
-        }
-    }
-
-    /// The end of a check phase with the check handle running: the next
-    /// iteration's number is this one's plus one (libuv counts each
-    /// iteration once), and the check phase of every iteration until the
-    /// check handle stops keeps it so, with no call into libuv. Stopping
-    /// the check handle forgets it ([`set_check_stopped`]).
-    ///
-    /// [`set_check_stopped`]: Self::set_check_stopped
-    pub(crate) fn end_check_phase(&self) {
-        self.iteration.set(Some(self.iteration().wrapping_add(1)));
-    }
-
-    /// The check handle stopped: no check phase keeps the iteration's
-    /// number from now on.
-    pub(crate) fn set_check_stopped(&self) {
-        self.iteration.set(None);
+        loop_count_of(self.raw)
     }
 
     /// Records the turn's check handle, made (stopped) after this context.
@@ -193,6 +177,55 @@ impl LoopCtx {
             }
         }
     }
+}
+
+/// libuv's `loop_count` of the initialised loop `raw`, through its API.
+fn loop_count_of(raw: *mut uv_loop_t) -> u64 {
+    let mut metrics = MaybeUninit::<uv::uv_metrics_t>::uninit();
+    // SAFETY: the caller's loop is initialised and open, and
+    // `uv_metrics_info` only copies the loop's metrics into `metrics` (it
+    // always succeeds), which initialises it.
+    unsafe {
+        uv::uv_metrics_info(raw, metrics.as_mut_ptr());
+        metrics.assume_init().loop_count
+    }
+}
+
+/// The start of libuv's private `uv__loop_internal_fields_t` (in
+/// `src/uv-common.h`), which the public `internal_fields` of a `uv_loop_t`
+/// points to: `unsigned int flags`, then the loop's metrics, whose first
+/// field is the `uv_metrics_t` that begins with `loop_count`.
+#[repr(C)]
+struct InternalFieldsStart {
+    flags: std::ffi::c_uint,
+    loop_count: u64,
+}
+
+/// The libuv minor versions (of 1.x) whose internal fields start as
+/// [`InternalFieldsStart`] says, checked against their sources: the one
+/// `libuv-sys2` builds (its `pkg-config` probe takes no other). Another
+/// libuv is asked through `uv_metrics_info`, slower but always right, and
+/// a unit test says so, to have the new sources checked.
+const KNOWN_LAYOUTS: std::ops::RangeInclusive<u32> = 53..=53;
+
+/// Where the initialised loop `raw` keeps its `loop_count`, when the libuv
+/// running is one of [`KNOWN_LAYOUTS`] and the field there reads what
+/// `uv_metrics_info` says.
+fn loop_count_field(raw: *mut uv_loop_t) -> Option<NonNull<u64>> {
+    // SAFETY: `uv_version` only returns a constant.
+    let version = unsafe { uv::uv_version() };
+    let (major, minor) = (version >> 16, (version >> 8) & 0xff);
+    if major != 1 || !KNOWN_LAYOUTS.contains(&minor) {
+        return None;
+    }
+    // SAFETY: `raw` is an initialised loop (the caller's), whose public
+    // `internal_fields` `uv_loop_init` set to its internal block, which
+    // starts as `InternalFieldsStart` on these versions (above).
+    let start = NonNull::new(unsafe { (*raw).internal_fields }.cast::<InternalFieldsStart>())?;
+    // SAFETY: a field of that live block.
+    let field = unsafe { NonNull::new_unchecked(&raw mut (*start.as_ptr()).loop_count) };
+    // SAFETY: as in `LoopCtx::iteration`.
+    (unsafe { field.read() } == loop_count_of(raw)).then_some(field)
 }
 
 /// Drops a second panic payload without letting its own `Drop` unwind.
@@ -239,7 +272,7 @@ impl RawLoop {
             phase: Cell::new(Phase::Other),
             check: Cell::new(None),
             check_started: Cell::new(false),
-            iteration: Cell::new(None),
+            loop_count_field: loop_count_field(raw.as_ptr()),
             running: Cell::new(false),
             tearing_down: Cell::new(false),
             panic: Cell::new(None),
@@ -258,6 +291,7 @@ impl RawLoop {
     }
 
     /// The loop's context.
+    #[inline]
     pub(crate) fn ctx(&self) -> &LoopCtx {
         // SAFETY: freed only at the end of `drop`, after every borrow of
         // `self` has ended.
@@ -441,6 +475,7 @@ impl LoopState {
     }
 
     /// The number of the iteration under way (see `LoopCtx::iteration`).
+    #[inline]
     pub(crate) fn iteration(&self) -> u64 {
         self.raw.ctx().iteration()
     }
@@ -451,11 +486,16 @@ impl LoopState {
         self.raw.ctx().check().1.get()
     }
 
-    /// libuv's `loop_count`, asked of libuv (whatever the check phase
-    /// keeps).
+    /// libuv's `loop_count`, asked of libuv.
     #[cfg(test)]
     pub(crate) fn loop_count(&self) -> u64 {
         self.raw.ctx().loop_count()
+    }
+
+    /// Whether the iteration's number is read where libuv keeps it.
+    #[cfg(test)]
+    pub(crate) fn reads_loop_count_directly(&self) -> bool {
+        self.raw.ctx().loop_count_field.is_some()
     }
 
     /// Arms or disarms the turn.

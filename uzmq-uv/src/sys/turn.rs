@@ -82,16 +82,13 @@ pub(crate) fn arm(ctx: &LoopCtx, armed: bool) {
 
 /// Starts (or stops) the check handle, if it is not already.
 fn set_checking(ctx: &LoopCtx, on: bool) {
-    let switched = switch(
+    switch(
         ctx.check(),
         on,
         uv::uv_check_start,
         check_cb,
         uv::uv_check_stop,
     );
-    if switched && !on {
-        ctx.set_check_stopped();
-    }
 }
 
 /// Starts (or stops) the idle handle, if it is not already.
@@ -100,19 +97,19 @@ fn keep_polling(ctx: &LoopCtx, on: bool) {
 }
 
 /// Starts one of the turn's two handles with `callback`, or stops it, to
-/// match `on`, unless it does already; whether it changed.
+/// match `on`, unless it does already.
 fn switch<H>(
     (handle, started): (Option<NonNull<H>>, &Cell<bool>),
     on: bool,
     start: unsafe extern "C" fn(*mut H, Option<unsafe extern "C" fn(*mut H)>) -> c_int,
     callback: unsafe extern "C" fn(*mut H),
     stop: unsafe extern "C" fn(*mut H) -> c_int,
-) -> bool {
+) {
     let Some(handle) = handle else {
-        return false;
+        return;
     };
     if started.replace(on) == on {
-        return false;
+        return;
     }
     // SAFETY: the turn's blocks are live while their context is reachable:
     // only teardown closes them, and teardown detaches every handle of the
@@ -126,7 +123,6 @@ fn switch<H>(
             stop(handle.as_ptr());
         }
     }
-    true
 }
 
 /// Check phase: the turn hook, when armed; disarmed, the check handle
@@ -146,7 +142,6 @@ unsafe extern "C" fn check_cb(handle: *mut uv_check_t) {
         if ctx.armed() && !ctx.tearing_down() {
             keep_polling(ctx, true);
         }
-        ctx.end_check_phase();
     }
 }
 

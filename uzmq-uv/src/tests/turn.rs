@@ -82,12 +82,17 @@ fn the_check_handle_runs_only_while_the_turn_has_work() {
     timer.stop();
 }
 
-/// The iteration's number is libuv's own count, kept by the check phase
-/// while the check handle runs and asked of libuv once it stopped, and it
-/// is the same in the check phase as libuv says there.
+/// The iteration's number is libuv's own count, read where libuv keeps it
+/// on this libuv (a libuv of unknown layout is asked through the API, and
+/// that would be a cost to notice), the same in every check phase as
+/// `uv_metrics_info` says there, with the check handle running or not.
 #[test]
 fn the_iteration_number_is_libuvs_whether_the_check_handle_runs_or_not() {
     let lp = UvLoop::new().unwrap();
+    assert!(
+        lp.reads_loop_count_directly(),
+        "the libuv linked is not among the layouts `sys::loop_state` knows"
+    );
     // The hook reaches the loop through a cell emptied at the end (a hook
     // owning a `UvLoop` would keep its loop alive for ever).
     let cell: Rc<RefCell<Option<UvLoop>>> = Rc::new(RefCell::new(Some(lp.clone())));
