@@ -626,7 +626,7 @@ fn a_watch_the_loop_refuses_fails_the_handle_from_the_loop() {
     let lp = new_loop(13);
     let mut other = lp
         .reactor()
-        .watch(rig.fd.fd(), Box::new(|| {}))
+        .watch(rig.fd.fd(), Box::new(|_| {}))
         .expect("another watch of the fd");
     other.start().expect("start it");
     let h = Stream::new(&lp, rig.socket()).expect("stream handle");

@@ -218,7 +218,7 @@ fn mock_loop_time_lags_until_updated() {
     let fired = Rc::new(Cell::new(None));
     let (f, rr) = (fired.clone(), r.clone());
     let mut raw = r
-        .timer(Box::new(move || f.set(Some(rr.now()))))
+        .timer(Box::new(move |_| f.set(Some(rr.now()))))
         .expect("raw timer");
     raw.start(Duration::from_millis(200), Duration::ZERO)
         .expect("start");

@@ -144,7 +144,7 @@ impl<R: Reactor> EventLoop<R> {
             looks: DeferredLooks::default(),
         });
         let weak = Rc::downgrade(&shared);
-        shared.reactor.set_turn_hook(Box::new(move || {
+        shared.reactor.set_turn_hook(Box::new(move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.run_turn();
             }
@@ -305,7 +305,7 @@ impl<R: Reactor> LoopShared<R> {
         let weak = Rc::downgrade(self);
         let handle = self
             .reactor
-            .async_handle(Box::new(move || {
+            .async_handle(Box::new(move |_| {
                 if let Some(shared) = weak.upgrade() {
                     shared.door_woken();
                 }
@@ -451,11 +451,6 @@ impl<R: Reactor> LoopShared<R> {
                 handle.keep_alive(holds > 0);
             }
         }
-    }
-
-    /// The iteration under way (see [`Reactor::iteration`]).
-    pub(crate) fn iteration(&self) -> u64 {
-        self.reactor.iteration()
     }
 
     /// Queues `handle` for the next check phase, once.

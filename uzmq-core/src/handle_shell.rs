@@ -71,8 +71,10 @@ pub(crate) trait Kind<R: Reactor>: Sized + 'static {
     /// them back.
     fn close(st: &mut Self::State) -> Self::Taken;
 
-    /// The loop's turn while the life is `Open`. Default: nothing.
-    fn turn(_shell: &Rc<Shell<R, Self>>) {}
+    /// The loop's turn while the life is `Open`. The shell comes by value,
+    /// so a kind can make its public handle of it without another count.
+    /// Default: nothing.
+    fn turn(_shell: Rc<Shell<R, Self>>) {}
 
     /// The close completes: the loop resources the kind owns (watches,
     /// timers), closed before the close callback runs.
@@ -165,9 +167,21 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
     /// holds the handle weakly: a backend resource does not keep it alive).
     pub(crate) fn loop_callback(&self, f: impl Fn(&Rc<Self>) + 'static) -> LoopCallback {
         let me = self.me.clone();
-        Box::new(move || {
+        Box::new(move |_| {
             if let Some(shell) = me.upgrade() {
                 f(&shell);
+            }
+        })
+    }
+
+    /// The backend callback of the handle's fd watch: held weakly, as
+    /// [`loop_callback`](Self::loop_callback)'s, and told the iteration, so
+    /// the fd's way in asks the loop nothing.
+    pub(crate) fn fd_callback(&self) -> LoopCallback {
+        let me = self.me.clone();
+        Box::new(move |iteration| {
+            if let Some(shell) = me.upgrade() {
+                shell.fd_signalled(iteration);
             }
         })
     }
@@ -198,22 +212,19 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
         }
     }
 
-    /// The fd was signalled (poll phase): the step runs right here, unless
-    /// the handle is queued for this iteration's turn anyway, or stepped in
-    /// this iteration already (then the turn runs it next iteration).
-    /// Either way at most one step per handle per iteration.
-    pub(crate) fn fd_signalled(self: &Rc<Self>) {
+    /// The fd was signalled (poll phase of `iteration`): the step runs
+    /// right here, unless the handle is queued for this iteration's turn
+    /// anyway, or stepped in this iteration already (then the turn runs it
+    /// next iteration). Either way at most one step per handle per
+    /// iteration.
+    fn fd_signalled(self: Rc<Self>, iteration: u64) {
         if self.scheduled.get() {
             return;
         }
-        let Some(lp) = self.lp.upgrade() else {
-            return;
-        };
-        if self.claim_step(lp.iteration()) {
-            drop(lp);
+        if self.claim_step(iteration) {
             self.step();
-        } else {
-            lp.schedule(self.clone());
+        } else if let Some(lp) = self.lp.upgrade() {
+            lp.schedule(self);
         }
     }
 
@@ -318,8 +329,10 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
     }
 
     /// The handle's step: its kind's turn while open, the end of a close.
-    #[inline]
-    fn step(self: &Rc<Self>) {
+    // Always: the fd's way in and the turn each call it once, and LLVM
+    // kept it a call of its own once it took the shell by value.
+    #[inline(always)]
+    fn step(self: Rc<Self>) {
         match self.life.get() {
             Life::Open => K::turn(self),
             Life::Closing => self.finish_close(),

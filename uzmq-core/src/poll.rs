@@ -83,8 +83,9 @@ impl<R: Reactor, S: Socket> Kind<R> for PollKind<S> {
     }
 
     /// The step: report what is ready now, level-triggered.
-    fn turn(inner: &Rc<Inner<R, S>>) {
-        inner.report_ready(&inner.handle());
+    fn turn(inner: Rc<Inner<R, S>>) {
+        let h = PollHandle { inner };
+        h.inner.report_ready(&h);
     }
 
     fn release(st: &mut State<R, S>) -> Self::Taken {
@@ -160,9 +161,7 @@ impl<R: Reactor, S: Socket> PollHandle<R, S> {
                 timer: None,
             },
         );
-        let watch = lp
-            .reactor()
-            .watch(fd, inner.loop_callback(|inner| inner.fd_signalled()))?;
+        let watch = lp.reactor().watch(fd, inner.fd_callback())?;
         inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
         inner.register();
         Ok(PollHandle { inner })

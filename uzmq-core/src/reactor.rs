@@ -19,8 +19,10 @@ pub enum RunMode {
     NoWait,
 }
 
-/// A callback the backend runs from its loop.
-pub type LoopCallback = Box<dyn FnMut()>;
+/// A callback the backend runs from its loop, told the iteration it runs
+/// in (the [`Reactor::iteration`] number): an fd's callback learns whether
+/// its handle stepped in this iteration already without asking the loop.
+pub type LoopCallback = Box<dyn FnMut(u64)>;
 
 /// A loop backend.
 ///

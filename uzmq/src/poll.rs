@@ -62,6 +62,7 @@ impl ZmqPoll {
     /// The socket, to send, receive or set options from callbacks. Using it
     /// may consume libzmq's edge, so a started handle looks at the socket
     /// again on the next loop iteration.
+    #[inline]
     pub fn socket(&self) -> &zmq::Socket {
         self.0.socket().get()
     }

@@ -453,7 +453,10 @@ impl MockReactor {
 
     /// Runs the callback in `slot`, with no borrow held during the call.
     fn call(&self, slot: Slot) {
-        let cb = self.st.borrow_mut().take(slot);
+        let (cb, iteration) = {
+            let mut st = self.st.borrow_mut();
+            (st.take(slot), st.iterations)
+        };
         let Some(cb) = cb else { return };
         let mut running = PutBack {
             st: &self.st,
@@ -461,7 +464,7 @@ impl MockReactor {
             cb: Some(cb),
         };
         if let Some(cb) = running.cb.as_mut() {
-            cb();
+            cb(iteration);
         }
     }
 

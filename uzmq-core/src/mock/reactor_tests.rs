@@ -13,7 +13,7 @@ type Log = Rc<RefCell<Vec<String>>>;
 
 fn logger(log: &Log, what: &str) -> LoopCallback {
     let (log, what) = (log.clone(), what.to_owned());
-    Box::new(move || log.borrow_mut().push(what.clone()))
+    Box::new(move |_| log.borrow_mut().push(what.clone()))
 }
 
 fn ms(n: u64) -> Duration {
@@ -51,7 +51,7 @@ fn the_turn_runs_once_per_iteration_while_armed() {
     let r = MockReactor::new(1);
     let count = Rc::new(Cell::new(0));
     let c = count.clone();
-    r.set_turn_hook(Box::new(move || c.set(c.get() + 1)));
+    r.set_turn_hook(Box::new(move |_| c.set(c.get() + 1)));
     assert_eq!(r.run(RunMode::NoWait), Ok(false), "disarmed: nothing alive");
     assert_eq!(count.get(), 0);
     r.arm_turn(true);
@@ -62,7 +62,7 @@ fn the_turn_runs_once_per_iteration_while_armed() {
     assert_eq!(r.now(), 0, "an armed turn never lets the loop wait");
     // A hook that disarms itself after 5 turns: Default runs exactly 5 more.
     let (c, rr) = (count.clone(), r.clone());
-    r.set_turn_hook(Box::new(move || {
+    r.set_turn_hook(Box::new(move |_| {
         c.set(c.get() + 1);
         if c.get() == 8 {
             rr.arm_turn(false);
@@ -81,7 +81,7 @@ fn virtual_time_jumps_to_the_next_timer() {
     for (i, deadline) in [30u64, 10, 20].into_iter().enumerate() {
         let (f, rr) = (fired.clone(), r.clone());
         let mut t = r
-            .timer(Box::new(move || f.borrow_mut().push((i, rr.now()))))
+            .timer(Box::new(move |_| f.borrow_mut().push((i, rr.now()))))
             .unwrap();
         t.start(ms(deadline), ms(0)).unwrap();
         timers.push(t);
@@ -118,7 +118,7 @@ fn timers_with_one_deadline_fire_in_start_order_and_repeat_from_now() {
     let times = Rc::new(RefCell::new(Vec::new()));
     let (t2, rr) = (times.clone(), r.clone());
     let mut rep = r
-        .timer(Box::new(move || t2.borrow_mut().push(rr.now())))
+        .timer(Box::new(move |_| t2.borrow_mut().push(rr.now())))
         .unwrap();
     rep.start(ms(10), ms(20)).unwrap();
     for _ in 0..3 {
@@ -139,7 +139,7 @@ fn a_timer_started_from_a_timer_waits_for_the_next_timer_phase() {
     let inner = Rc::new(RefCell::new(r.timer(logger(&log, "inner")).unwrap()));
     let (l, i) = (log.clone(), inner.clone());
     let mut outer = r
-        .timer(Box::new(move || {
+        .timer(Box::new(move |_| {
             l.borrow_mut().push("outer".into());
             i.borrow_mut().start(ms(0), ms(0)).unwrap();
         }))
@@ -157,7 +157,7 @@ fn a_stopped_due_timer_does_not_fire() {
     let log = Log::default();
     let second = Rc::new(RefCell::new(r.timer(logger(&log, "second")).unwrap()));
     let s = second.clone();
-    let mut first = r.timer(Box::new(move || s.borrow_mut().stop())).unwrap();
+    let mut first = r.timer(Box::new(move |_| s.borrow_mut().stop())).unwrap();
     first.start(ms(1), ms(0)).unwrap();
     second.borrow_mut().start(ms(1), ms(0)).unwrap();
     assert_eq!(r.run(RunMode::Default), Ok(false));
@@ -201,7 +201,7 @@ fn poll_order(seed: u64) -> Vec<usize> {
             fd.set_readable(true);
             let o = order.clone();
             let mut w = r
-                .watch(fd.fd(), Box::new(move || o.borrow_mut().push(i)))
+                .watch(fd.fd(), Box::new(move |_| o.borrow_mut().push(i)))
                 .unwrap();
             w.start().unwrap();
             w
@@ -235,7 +235,7 @@ fn a_callback_may_stop_or_drop_watches_including_its_own() {
     let dropped: [Rc<Cell<bool>>; 2] = Default::default();
     for (i, fd) in [&fd1, &fd2].into_iter().enumerate() {
         let (calls, slots2, flag) = (calls.clone(), slots.clone(), DropFlag(dropped[i].clone()));
-        let cb: LoopCallback = Box::new(move || {
+        let cb: LoopCallback = Box::new(move |_| {
             let _keep = &flag;
             calls.set(calls.get() + 1);
             // Stop the other one and drop ourselves, while running.
@@ -284,7 +284,7 @@ fn a_dropped_timer_never_fires_and_its_callback_is_dropped_when_closing() {
     let dropped = Rc::new(Cell::new(false));
     let (f, flag) = (fired.clone(), DropFlag(dropped.clone()));
     let mut t = r
-        .timer(Box::new(move || {
+        .timer(Box::new(move |_| {
             let _keep = &flag;
             f.set(true);
         }))
@@ -302,7 +302,7 @@ fn stop_ends_run_after_the_iteration() {
     let r = MockReactor::new(1);
     let count = Rc::new(Cell::new(0));
     let (c, rr) = (count.clone(), r.clone());
-    r.set_turn_hook(Box::new(move || {
+    r.set_turn_hook(Box::new(move |_| {
         c.set(c.get() + 1);
         if c.get() == 3 {
             rr.stop();
@@ -326,7 +326,7 @@ fn run_from_a_callback_is_refused() {
     let got = Rc::new(RefCell::new(None));
     let (g, rr) = (got.clone(), r.clone());
     let mut t = r
-        .timer(Box::new(move || {
+        .timer(Box::new(move |_| {
             *g.borrow_mut() = Some(rr.run(RunMode::NoWait))
         }))
         .unwrap();
@@ -345,7 +345,7 @@ fn a_panicking_callback_leaves_the_loop_usable() {
     let mut w = r
         .watch(
             fd.fd(),
-            Box::new(move || {
+            Box::new(move |_| {
                 c.set(c.get() + 1);
                 if c.get() == 1 {
                     panic!("boom");
@@ -365,7 +365,7 @@ fn a_panicking_callback_leaves_the_loop_usable() {
 #[should_panic(expected = "something spins")]
 fn a_turn_armed_for_good_is_reported_as_spinning() {
     let r = MockReactor::new(1);
-    r.set_turn_hook(Box::new(|| {}));
+    r.set_turn_hook(Box::new(|_| {}));
     r.arm_turn(true);
     let _ = r.run(RunMode::Default);
 }
@@ -375,7 +375,7 @@ fn a_turn_armed_for_good_is_reported_as_spinning() {
 fn polling_a_closed_fd_is_reported() {
     let r = MockReactor::new(1);
     let fd = FakeFd::new();
-    let mut w = r.watch(fd.fd(), Box::new(|| {})).unwrap();
+    let mut w = r.watch(fd.fd(), Box::new(|_| {})).unwrap();
     w.start().unwrap();
     drop(fd);
     let _ = r.run(RunMode::NoWait);
@@ -384,7 +384,7 @@ fn polling_a_closed_fd_is_reported() {
 #[test]
 fn watch_checks_its_fd() {
     let r = MockReactor::new(1);
-    let err = r.watch(1, Box::new(|| {})).err();
+    let err = r.watch(1, Box::new(|_| {})).err();
     assert_eq!(
         err,
         Some(Error::Uv {
@@ -393,8 +393,8 @@ fn watch_checks_its_fd() {
         })
     );
     let fd = FakeFd::new();
-    let mut a = r.watch(fd.fd(), Box::new(|| {})).unwrap();
-    let mut b = r.watch(fd.fd(), Box::new(|| {})).unwrap();
+    let mut a = r.watch(fd.fd(), Box::new(|_| {})).unwrap();
+    let mut b = r.watch(fd.fd(), Box::new(|_| {})).unwrap();
     a.start().unwrap();
     assert_eq!(
         b.start(),
@@ -412,8 +412,8 @@ fn watch_checks_its_fd() {
 fn handles_outlive_their_loop_harmlessly() {
     let r = MockReactor::new(1);
     let fd = FakeFd::new();
-    let mut w = r.watch(fd.fd(), Box::new(|| {})).unwrap();
-    let mut t = r.timer(Box::new(|| {})).unwrap();
+    let mut w = r.watch(fd.fd(), Box::new(|_| {})).unwrap();
+    let mut t = r.timer(Box::new(|_| {})).unwrap();
     t.start(ms(1), ms(0)).unwrap();
     assert_eq!(r.active_timers(), 1);
     drop(r);

@@ -512,7 +512,7 @@ fn the_reactor_sees_the_socket_signal() {
     let mut w = r
         .watch(
             s.fd().unwrap(),
-            Box::new(move || {
+            Box::new(move |_| {
                 c.set(c.get() + 1);
                 if re.get() {
                     let _ = s2.events();

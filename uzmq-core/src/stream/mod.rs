@@ -120,7 +120,7 @@ impl<R: Reactor, S: Socket> Kind<R> for StreamKind<S> {
         }
     }
 
-    fn turn(inner: &Rc<Inner<R, S>>) {
+    fn turn(inner: Rc<Inner<R, S>>) {
         inner.drive(drive::Mode::Turn);
     }
 
@@ -225,9 +225,7 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
             },
         );
         // The fd only says "look again": the turn reads ZMQ_EVENTS.
-        let watch = lp
-            .reactor()
-            .watch(fd, inner.loop_callback(|inner| inner.fd_signalled()))?;
+        let watch = lp.reactor().watch(fd, inner.fd_callback())?;
         inner.st.borrow_mut().watch = Some(FdWatch::new(watch));
         inner.register();
         Ok(StreamHandle { inner })

@@ -74,9 +74,9 @@ impl Async {
         let target = Arc::new(Target::default());
         let guard = ClearOnDrop(target.clone());
         let mut on_wake = on_wake;
-        let callback: LoopCallback = Box::new(move || {
+        let callback: LoopCallback = Box::new(move |iteration| {
             let _owned = &guard;
-            on_wake();
+            on_wake(iteration);
         });
         // SAFETY: `lp` is an initialised loop and `handle` the block's handle
         // at its final address; `uv_async_init` links it only on success and

@@ -225,7 +225,7 @@ pub(crate) unsafe fn invoke<H>(handle: *mut H, phase: Phase) {
     let callback = unsafe { &mut (*block).callback };
     if let Some(callback) = callback {
         let outer = ctx.enter_phase(phase);
-        ctx.guard(callback);
+        ctx.guard(|| callback(ctx.iteration()));
         ctx.enter_phase(outer);
     }
 }

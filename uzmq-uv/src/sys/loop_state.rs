@@ -70,6 +70,9 @@ impl LoopCtx {
     /// Runs user code `f` from a C callback: a panic must not unwind into C
     /// (that aborts), so it is caught, kept (first one wins), and the loop
     /// told to stop; `run` resumes it once `uv_run` has returned.
+    // Always: it wraps every callback, and as a call of its own it costs
+    // as much as the little it does.
+    #[inline(always)]
     pub(crate) fn guard(&self, f: impl FnOnce()) {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
             match self.panic.take() {
@@ -167,7 +170,7 @@ impl LoopCtx {
         let Some(mut hook) = self.hook.take() else {
             return;
         };
-        self.guard(&mut hook);
+        self.guard(|| hook(self.iteration()));
         match self.hook.take() {
             None => self.hook.set(Some(hook)),
             // Replaced while it ran: keep the new one.

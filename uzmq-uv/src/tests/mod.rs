@@ -74,7 +74,7 @@ impl Probe {
     pub(crate) fn callback_with(&self, mut then: impl FnMut() + 'static) -> LoopCallback {
         let calls = self.calls.clone();
         let flag = DropFlag(self.drops.clone());
-        Box::new(move || {
+        Box::new(move |_| {
             let _keep = &flag;
             calls.set(calls.get() + 1);
             then();

@@ -76,7 +76,7 @@ fn first_panic_wins_and_later_ones_are_dropped() {
     let lp = UvLoop::new().unwrap();
     let mut timers = Vec::new();
     for msg in ["first", "second"] {
-        let mut t = lp.timer(Box::new(move || panic!("{msg}"))).unwrap();
+        let mut t = lp.timer(Box::new(move |_| panic!("{msg}"))).unwrap();
         t.start(Duration::ZERO, Duration::ZERO).unwrap();
         timers.push(t);
     }
@@ -115,8 +115,10 @@ fn run_inside_a_callback_is_refused() {
     let mut timer = {
         let inner = lp.clone(); // dropped with the callback when the timer closes
         let seen = seen.clone();
-        lp.timer(Box::new(move || seen.set(Some(inner.run(RunMode::NoWait)))))
-            .unwrap()
+        lp.timer(Box::new(move |_| {
+            seen.set(Some(inner.run(RunMode::NoWait)))
+        }))
+        .unwrap()
     };
     timer.start(Duration::ZERO, Duration::ZERO).unwrap();
     lp.run(RunMode::NoWait).unwrap();
@@ -136,7 +138,7 @@ fn another_loop_may_run_inside_a_callback() {
     let mut inner_timer = inner.timer(inner_probe.callback()).unwrap();
     inner_timer.start(Duration::ZERO, Duration::ZERO).unwrap();
     let mut timer = outer
-        .timer(Box::new(move || {
+        .timer(Box::new(move |_| {
             inner.run(RunMode::NoWait).unwrap();
         }))
         .unwrap();

@@ -112,7 +112,7 @@ fn a_panicking_drop_during_teardown_still_frees_everything() {
     let probe = Probe::default();
     let bomb = Bomb;
     let _a = lp
-        .timer(Box::new(move || {
+        .timer(Box::new(move |_| {
             let _ = &bomb;
         }))
         .unwrap();

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use uzmq_core::{RawTimer, Reactor, RunMode};
+use uzmq_core::{RawTimer, Reactor, RunMode, Watch};
 
 use super::{Probe, live_blocks, run_default};
 use crate::UvLoop;
@@ -57,7 +57,7 @@ fn the_check_handle_runs_only_while_the_turn_has_work() {
     let probe = Probe::default();
     lp.set_turn_hook(probe.callback());
     // Something else keeps the loop iterating once the turn rests.
-    let mut timer = lp.timer(Box::new(|| {})).unwrap();
+    let mut timer = lp.timer(Box::new(|_| {})).unwrap();
     timer
         .start(Duration::from_secs(60), Duration::ZERO)
         .unwrap();
@@ -98,7 +98,7 @@ fn the_iteration_number_is_libuvs_whether_the_check_handle_runs_or_not() {
     let cell: Rc<RefCell<Option<UvLoop>>> = Rc::new(RefCell::new(Some(lp.clone())));
     let seen: Rc<RefCell<Vec<(u64, u64)>>> = Rc::default();
     let (hook_cell, hook_seen) = (cell.clone(), seen.clone());
-    lp.set_turn_hook(Box::new(move || {
+    lp.set_turn_hook(Box::new(move |_| {
         if let Some(lp) = hook_cell.borrow().as_ref() {
             hook_seen
                 .borrow_mut()
@@ -106,7 +106,7 @@ fn the_iteration_number_is_libuvs_whether_the_check_handle_runs_or_not() {
         }
     }));
     // Something else keeps the loop iterating while the turn rests.
-    let mut timer = lp.timer(Box::new(|| {})).unwrap();
+    let mut timer = lp.timer(Box::new(|_| {})).unwrap();
     timer
         .start(Duration::from_secs(60), Duration::ZERO)
         .unwrap();
@@ -130,6 +130,65 @@ fn the_iteration_number_is_libuvs_whether_the_check_handle_runs_or_not() {
     }
     timer.stop();
     cell.borrow_mut().take();
+}
+
+/// Every callback is told the iteration it runs in, libuv's count there:
+/// an fd's callback (poll phase), a timer's (timer phase, where libuv's
+/// count is still the last iteration's) and the turn hook (check phase).
+#[test]
+fn callbacks_are_told_libuvs_iteration() {
+    let lp = UvLoop::new().unwrap();
+    let cell: Rc<RefCell<Option<UvLoop>>> = Rc::new(RefCell::new(Some(lp.clone())));
+    // (callback, iteration told, libuv's count when told)
+    type Told = Vec<(&'static str, u64, u64)>;
+    let told: Rc<RefCell<Told>> = Rc::default();
+    let teller = |what: &'static str| -> uzmq_core::LoopCallback {
+        let (cell, told) = (cell.clone(), told.clone());
+        Box::new(move |iteration| {
+            if let Some(lp) = cell.borrow().as_ref() {
+                told.borrow_mut().push((what, iteration, lp.loop_count()));
+            }
+        })
+    };
+    lp.set_turn_hook(teller("turn"));
+    let mut pair = super::Pair::new();
+    let mut watch = lp.watch(pair.fd(), teller("fd")).unwrap();
+    watch.start().unwrap();
+    pair.poke();
+    let mut timer = lp.timer(teller("timer")).unwrap();
+    timer
+        .start(Duration::ZERO, Duration::from_millis(1))
+        .unwrap();
+    lp.arm_turn(true);
+    // Three iterations with the fd readable, then three without (the
+    // armed turn keeps each from blocking).
+    for n in 0..6 {
+        if n == 3 {
+            pair.drain();
+        }
+        let _dog = super::Watchdog::new("run(Once)");
+        assert!(lp.run(RunMode::Once).unwrap());
+    }
+    timer.stop();
+    watch.stop();
+    cell.borrow_mut().take();
+    let told = told.take();
+    for what in ["fd", "timer", "turn"] {
+        assert!(
+            told.iter().any(|(w, ..)| *w == what),
+            "{what} never ran: {told:?}"
+        );
+    }
+    for (what, iteration, libuv) in &told {
+        assert_eq!(
+            iteration, libuv,
+            "{what} was told another iteration: {told:?}"
+        );
+    }
+    assert!(
+        told.windows(2).any(|w| w[0].1 != w[1].1),
+        "the iteration never moved: {told:?}"
+    );
 }
 
 #[test]

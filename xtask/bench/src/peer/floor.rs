@@ -196,11 +196,11 @@ pub fn w3(p: &Echo) -> Result<Outcome, Failure> {
         lp: Rc::downgrade(&lp),
     });
     let s = server.clone();
-    let mut watch = lp.watch(fd, Box::new(move || s.step()))?;
+    let mut watch = lp.watch(fd, Box::new(move |_| s.step()))?;
     watch.start()?;
     *server.watch.borrow_mut() = Some(watch);
     let s = server.clone();
-    let mut timer = lp.timer(Box::new(move || {
+    let mut timer = lp.timer(Box::new(move |_| {
         s.timed_out.set(true);
         s.finish();
     }))?;
