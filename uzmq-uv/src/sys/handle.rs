@@ -206,14 +206,16 @@ pub(crate) unsafe fn invoke<H>(handle: *mut H, phase: Phase) {
     let handle = handle.cast::<uv_handle_t>();
     // SAFETY: the handle is live for this call (contract above), and its
     // context, while attached, outlives it (see `ctx_of`).
-    let (ctx, closing) = unsafe { (ctx_of(handle), uv::uv_is_closing(handle)) };
-    // libuv does not call a closing handle back, and teardown detaches and
-    // closes every handle before it runs the loop; checked anyway, since
-    // teardown must never call user code.
+    let ctx = unsafe { ctx_of(handle) };
+    // libuv does not call a closing handle back (`uv_close` stops it
+    // first, and drops an fd's pending events), so there is no
+    // `uv_is_closing` to ask on every callback. Teardown must never call
+    // user code: it detaches every handle (no context, and no callback
+    // left) before it closes them, and the flag is checked anyway.
     let Some(ctx) = ctx else {
         return;
     };
-    if closing != 0 || ctx.tearing_down() {
+    if ctx.tearing_down() {
         return;
     }
     // SAFETY: the block is live (contract above), and this is the only

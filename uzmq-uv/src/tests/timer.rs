@@ -92,6 +92,35 @@ fn dropped_inside_its_own_callback() {
     assert_eq!(live_blocks(), 0);
 }
 
+/// Two timers due in one timer phase, each callback dropping the other:
+/// the first runs, and the other, closed while due, is not called (see the
+/// watch's test of the same name).
+#[test]
+fn a_timer_closed_by_a_callback_of_the_same_timer_phase_is_not_called() {
+    let lp = UvLoop::new().unwrap();
+    let probes = [Probe::default(), Probe::default()];
+    let timers: [Rc<RefCell<Option<UvTimer>>>; 2] = Default::default();
+    for i in 0..2 {
+        let other = timers[1 - i].clone();
+        let callback = probes[i].callback_with(move || drop(other.borrow_mut().take()));
+        let mut timer = lp.timer(callback).unwrap();
+        timer.start(Duration::ZERO, Duration::ZERO).unwrap();
+        *timers[i].borrow_mut() = Some(timer);
+    }
+    lp.run(RunMode::NoWait).unwrap();
+    let calls = [probes[0].calls(), probes[1].calls()];
+    assert_eq!(
+        calls,
+        [1, 0],
+        "the timer started first runs first, and alone"
+    );
+    for timer in &timers {
+        drop(timer.borrow_mut().take());
+    }
+    drop(lp);
+    assert_eq!(live_blocks(), 0);
+}
+
 #[test]
 fn restart_reschedules() {
     let lp = UvLoop::new().unwrap();

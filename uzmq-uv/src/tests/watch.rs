@@ -117,6 +117,43 @@ fn dropped_inside_its_own_callback() {
     assert_eq!(live_blocks(), 0);
 }
 
+/// Two fds readable in one poll phase, each watch's callback dropping the
+/// other watch: whichever epoll reports first runs, and the other, closed
+/// while its event was pending, is not called. The trampoline relies on
+/// this instead of asking `uv_is_closing` on every callback.
+#[test]
+fn a_watch_closed_by_a_callback_of_the_same_poll_phase_is_not_called() {
+    let lp = UvLoop::new().unwrap();
+    let mut pairs = [Pair::new(), Pair::new()];
+    let probes = [Probe::default(), Probe::default()];
+    let watches: [Rc<RefCell<Option<UvWatch>>>; 2] = Default::default();
+    for i in 0..2 {
+        let other = watches[1 - i].clone();
+        let callback = probes[i].callback_with(move || drop(other.borrow_mut().take()));
+        let mut watch = lp.watch(pairs[i].fd(), callback).unwrap();
+        watch.start().unwrap();
+        *watches[i].borrow_mut() = Some(watch);
+    }
+    for pair in &mut pairs {
+        pair.poke();
+    }
+    lp.run(RunMode::NoWait).unwrap();
+    let calls = [probes[0].calls(), probes[1].calls()];
+    assert_eq!(
+        calls[0] + calls[1],
+        1,
+        "a watch closed while its event was pending was called: {calls:?}"
+    );
+    // The one that ran is still open and still readable: it runs again.
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(probes[0].calls() + probes[1].calls(), 2);
+    for watch in &watches {
+        drop(watch.borrow_mut().take());
+    }
+    drop(lp);
+    assert_eq!(live_blocks(), 0);
+}
+
 #[test]
 fn callback_may_create_start_stop_and_drop_other_handles() {
     let lp = UvLoop::new().unwrap();
