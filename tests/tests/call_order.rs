@@ -749,6 +749,101 @@ fn run_and_check_dropped(
     );
 }
 
+/// A poll callback that panics leaves the step midway, with no events read
+/// after it: the panic leaves the loop, and the handle, not asleep on the
+/// fd, looks again next iteration. Its socket then asks for looks again as
+/// outside any callback.
+#[test]
+fn a_poll_callback_that_panics_is_looked_at_again() {
+    let mut rig = Rig::new();
+    let lp = new_loop(24);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let calls = Rc::new(std::cell::Cell::new(0));
+    let count = calls.clone();
+    h.start(R, move |_h: &Poll, _, _| {
+        count.set(count.get() + 1);
+        if count.get() == 1 {
+            panic!("poll boom");
+        }
+    })
+    .expect("start");
+    rig.fd.set_readable(true);
+    rig.events(R);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run(RunMode::NoWait)))
+        .expect_err("the panic left the loop");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"poll boom"));
+    rig.verify();
+    assert!(
+        lp.reactor().turn_armed(),
+        "the handle must look again after its callback panicked"
+    );
+    // That look finds nothing ready: asleep on the fd, no callback.
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(calls.get(), 1);
+    assert!(!lp.reactor().turn_armed(), "asleep on the fd");
+    let _ = h.socket();
+    assert!(
+        lp.reactor().turn_armed(),
+        "the socket used outside a callback asks for a look"
+    );
+    rig.events(R);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(calls.get(), 2, "called again once ready");
+}
+
+/// The same for a stream handle's read callback: the panic leaves the
+/// step midway, the handle looks again next iteration, and a write from
+/// outside any step asks for a look of its own again.
+#[test]
+fn a_read_callback_that_panics_is_looked_at_again() {
+    let mut rig = Rig::new();
+    let lp = new_loop(25);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let calls = Rc::new(std::cell::Cell::new(0));
+    let count = calls.clone();
+    h.start_read(move |_h: &Stream, _| {
+        count.set(count.get() + 1);
+        if count.get() == 1 {
+            panic!("read boom");
+        }
+    })
+    .expect("start_read");
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run(RunMode::NoWait)))
+        .expect_err("the panic left the loop");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"read boom"));
+    rig.verify();
+    assert!(
+        lp.reactor().turn_armed(),
+        "the handle must look again after its callback panicked"
+    );
+    // That look finds nothing ready: asleep on the fd.
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(!lp.reactor().turn_armed(), "asleep on the fd");
+    h.write("b").expect("write");
+    assert!(
+        lp.reactor().turn_armed(),
+        "a write outside any step asks for a look"
+    );
+    rig.events(R | W);
+    rig.send("b", false, true);
+    rig.recv(Some(("c", false)));
+    rig.recv(None);
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(calls.get(), 2, "called again once a message came");
+}
+
 /// A retry timer armed for a refused write closes with the handle.
 #[test]
 fn a_closed_stream_gives_its_retry_timer_back() {

@@ -113,6 +113,11 @@ pub(crate) enum Life {
     Closed,
 }
 
+/// The step iteration of a handle that never stepped: no loop counts that
+/// far (a plain number rather than an `Option`: one comparison on every
+/// fd signal).
+const NOT_YET: u64 = u64::MAX;
+
 type CloseCb<R, K> = Box<dyn FnOnce(&<K as Kind<R>>::Handle)>;
 
 /// One handle: its link to the loop, its life, and its kind's parts.
@@ -124,8 +129,8 @@ pub(crate) struct Shell<R: Reactor, K: Kind<R>> {
     /// A look at the socket waits for the end of the batch of tasks under
     /// way ([`look_again`](Self::look_again)).
     look_deferred: Cell<bool>,
-    /// The iteration of the last step (`None` before the first).
-    stepped: Cell<Option<u64>>,
+    /// The iteration of the last step ([`NOT_YET`] before the first).
+    stepped: Cell<u64>,
     kept: Cell<bool>,
     life: Cell<Life>,
     close_cb: Cell<Option<CloseCb<R, K>>>,
@@ -146,7 +151,7 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
             key: Cell::new(None),
             scheduled: Cell::new(false),
             look_deferred: Cell::new(false),
-            stepped: Cell::new(None),
+            stepped: Cell::new(NOT_YET),
             kept: Cell::new(false),
             life: Cell::new(Life::Open),
             close_cb: Cell::new(None),
@@ -362,7 +367,7 @@ impl<R: Reactor, K: Kind<R>> LoopHandle for Shell<R, K> {
     }
 
     fn claim_step(&self, iteration: u64) -> bool {
-        self.stepped.replace(Some(iteration)) != Some(iteration)
+        self.stepped.replace(iteration) != iteration
     }
 
     fn on_turn(self: Rc<Self>) {

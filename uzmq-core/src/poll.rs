@@ -380,7 +380,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         if let Some(cb) = lent.as_mut() {
             let in_callback = InCallback::enter(self);
             (cb.get())(h, ready, None);
-            drop(in_callback);
+            in_callback.leave();
         }
         let (rejected, after) = {
             let mut st = self.st.borrow_mut();
@@ -392,8 +392,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             // The common end of a step: a started handle with its watch
             // started is kept alive already (its start settled it), so
             // there is nothing to change.
-            After::Asleep { watching: true } => {}
-            After::Asleep { .. } | After::Stopped => self.changed(false),
+            After::Settled => {}
+            After::Asleep | After::Stopped => self.changed(false),
             After::Ready => self.changed(true),
             After::Failed(e) => self.fail(h, e),
         }
@@ -429,9 +429,13 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             return After::Stopped;
         };
         match self.kind.socket.events() {
-            Ok(ev) if (ev & mask).is_empty() => After::Asleep {
-                watching: st.watch.as_ref().is_none_or(FdWatch::is_started),
-            },
+            Ok(ev) if (ev & mask).is_empty() => {
+                if st.watch.as_ref().is_none_or(FdWatch::is_started) {
+                    After::Settled
+                } else {
+                    After::Asleep
+                }
+            }
             Ok(_) => After::Ready,
             Err(e) => After::Failed(e),
         }
@@ -470,10 +474,14 @@ enum Before {
 }
 
 /// Where a step leaves the handle, from the events read after its callback.
+/// Fieldless but for the error, and the common end first: telling it from
+/// the rest is one comparison.
 enum After {
-    /// Nothing of interest is ready: sleep on the fd (`watching`: the watch
-    /// is started already).
-    Asleep { watching: bool },
+    /// Nothing of interest is ready, and the watch is started already: the
+    /// handle sleeps on the fd as it is.
+    Settled,
+    /// Nothing of interest is ready: sleep on the fd, once it is watched.
+    Asleep,
     /// Still ready: look again next iteration.
     Ready,
     /// Stopped or failed meanwhile, by the callback.
@@ -483,8 +491,9 @@ enum After {
 }
 
 /// Marks the handle's callback as running: `socket()` then needs no
-/// re-check of its own (the drive reads `ZMQ_EVENTS` right after). If the
-/// callback panics, queues the handle for another look instead.
+/// re-check of its own (the step reads `ZMQ_EVENTS` right after). The step
+/// ends it with [`leave`](Self::leave); dropped instead, the callback
+/// panicked, and the handle is queued for another look.
 struct InCallback<'a, R: Reactor, S: Socket>(&'a Inner<R, S>);
 
 impl<'a, R: Reactor, S: Socket> InCallback<'a, R, S> {
@@ -492,13 +501,19 @@ impl<'a, R: Reactor, S: Socket> InCallback<'a, R, S> {
         inner.kind.in_callback.set(true);
         InCallback(inner)
     }
+
+    /// The callback returned: the flag goes, and there is nothing for
+    /// `Drop` to do (no test of whether a panic unwinds).
+    fn leave(self) {
+        self.0.kind.in_callback.set(false);
+        std::mem::forget(self);
+    }
 }
 
 impl<R: Reactor, S: Socket> Drop for InCallback<'_, R, S> {
+    /// Only reached by unwinding (see [`leave`](InCallback::leave)).
     fn drop(&mut self) {
         self.0.kind.in_callback.set(false);
-        if std::thread::panicking() {
-            self.0.schedule();
-        }
+        self.0.schedule();
     }
 }

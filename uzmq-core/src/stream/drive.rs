@@ -33,20 +33,37 @@ struct Attempts {
     refused: bool,
 }
 
-/// Restores the `driving` flag; on unwind (a callback panicked) also
-/// queues the handle for another look, since it stopped mid-step and may
-/// have left work in the socket that no edge will announce.
+/// Sets the `driving` flag for a step's socket calls. The step ends it
+/// with [`done`](Self::done); dropped instead, it was unwound (a callback
+/// panicked), so it also queues the handle for another look, since the
+/// step stopped midway and may have left work in the socket that no edge
+/// will announce.
 struct Driving<'a, R: Reactor, S: Socket> {
     inner: &'a Inner<R, S>,
     was: bool,
 }
 
+impl<'a, R: Reactor, S: Socket> Driving<'a, R, S> {
+    fn start(inner: &'a Inner<R, S>) -> Self {
+        Driving {
+            inner,
+            was: inner.kind.driving.replace(true),
+        }
+    }
+
+    /// The step's socket calls are over: the flag goes back, and there is
+    /// nothing for `Drop` to do (no test of whether a panic unwinds).
+    fn done(self) {
+        self.inner.kind.driving.set(self.was);
+        std::mem::forget(self);
+    }
+}
+
 impl<R: Reactor, S: Socket> Drop for Driving<'_, R, S> {
+    /// Only reached by unwinding (see [`done`](Driving::done)).
     fn drop(&mut self) {
         self.inner.kind.driving.set(self.was);
-        if std::thread::panicking() {
-            self.inner.schedule();
-        }
+        self.inner.schedule();
     }
 }
 
@@ -54,10 +71,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// One step; returns how many messages were sent plus handed over.
     pub(super) fn drive(self: &Rc<Self>, mode: Mode) -> usize {
         let h = self.handle();
-        let driving = Driving {
-            inner: self,
-            was: self.kind.driving.replace(true),
-        };
+        let driving = Driving::start(self);
         let (watch_error, batch) = {
             let mut st = self.st.borrow_mut();
             let st = &mut *st;
@@ -130,7 +144,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 }
             }
         };
-        drop(driving);
+        driving.done();
         let drained = {
             let mut st = self.st.borrow_mut();
             // Capacity of the channel messages libzmq took, in one go.

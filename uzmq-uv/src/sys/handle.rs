@@ -201,6 +201,8 @@ unsafe extern "C" fn close_cb<H>(handle: *mut uv_handle_t) {
 /// `handle` is the handle libuv passed to a callback of a handle created
 /// with [`alloc`] as a `HandleBlock<H>`. libuv calls a handle's callbacks
 /// only before its close callback, so the block is live for this call.
+// Always: each trampoline is this call and nothing else.
+#[inline(always)]
 pub(crate) unsafe fn invoke<H>(handle: *mut H, phase: Phase) {
     let block = handle.cast::<HandleBlock<H>>();
     let handle = handle.cast::<uv_handle_t>();
