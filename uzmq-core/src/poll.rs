@@ -357,7 +357,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// with its events read (a socket call, no user code) and the
     /// bookkeeping around it.
     fn report_ready(self: &Rc<Self>, h: &PollHandle<R, S>) {
-        let (ready, mut lent) = {
+        let (ready, lent) = {
             let mut st = self.st.borrow_mut();
             let ready = match self.look_before(&mut st) {
                 Before::Ready(ready) => ready,
@@ -377,17 +377,20 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         };
         // The callback may send or receive (consuming the edge), or leave
         // the socket ready: look again below, or next iteration if it panics.
-        if let Some(cb) = lent.as_mut() {
-            let in_callback = InCallback::enter(self);
-            (cb.get())(h, ready, None);
-            in_callback.leave();
-        }
-        let (rejected, after) = {
-            let mut st = self.st.borrow_mut();
-            let rejected = lent.and_then(|cb| cb.put_back(&mut st.cb));
-            (rejected, self.look_after(&st))
+        let after = match lent {
+            Some(mut cb) => {
+                let in_callback = InCallback::enter(self);
+                (cb.get())(h, ready, None);
+                in_callback.leave();
+                let (rejected, after) = {
+                    let mut st = self.st.borrow_mut();
+                    (cb.put_back(&mut st.cb), self.look_after(&st))
+                };
+                drop(rejected);
+                after
+            }
+            None => self.look_after(&self.st.borrow()),
         };
-        drop(rejected);
         match after {
             // The common end of a step: a started handle with its watch
             // started is kept alive already (its start settled it), so
