@@ -770,20 +770,8 @@ fn a_poll_callback_that_panics_is_looked_at_again() {
     .expect("start");
     rig.fd.set_readable(true);
     rig.events(R);
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run(RunMode::NoWait)))
-        .expect_err("the panic left the loop");
-    assert_eq!(panic.downcast_ref::<&str>(), Some(&"poll boom"));
-    rig.verify();
-    assert!(
-        lp.reactor().turn_armed(),
-        "the handle must look again after its callback panicked"
-    );
-    // That look finds nothing ready: asleep on the fd, no callback.
-    rig.events(NONE);
-    lp.run(RunMode::NoWait).expect("run");
-    rig.verify();
+    panics_then_looks_again(&mut rig, &lp, "poll boom");
     assert_eq!(calls.get(), 1);
-    assert!(!lp.reactor().turn_armed(), "asleep on the fd");
     let _ = h.socket();
     assert!(
         lp.reactor().turn_armed(),
@@ -816,19 +804,7 @@ fn a_read_callback_that_panics_is_looked_at_again() {
     .expect("start_read");
     rig.events(R);
     rig.recv(Some(("a", false)));
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run(RunMode::NoWait)))
-        .expect_err("the panic left the loop");
-    assert_eq!(panic.downcast_ref::<&str>(), Some(&"read boom"));
-    rig.verify();
-    assert!(
-        lp.reactor().turn_armed(),
-        "the handle must look again after its callback panicked"
-    );
-    // That look finds nothing ready: asleep on the fd.
-    rig.events(NONE);
-    lp.run(RunMode::NoWait).expect("run");
-    rig.verify();
-    assert!(!lp.reactor().turn_armed(), "asleep on the fd");
+    panics_then_looks_again(&mut rig, &lp, "read boom");
     h.write("b").expect("write");
     assert!(
         lp.reactor().turn_armed(),
@@ -842,6 +818,25 @@ fn a_read_callback_that_panics_is_looked_at_again() {
     lp.run(RunMode::NoWait).expect("run");
     rig.verify();
     assert_eq!(calls.get(), 2, "called again once a message came");
+}
+
+/// Runs the iteration in which a callback panics with `message` (the
+/// expectations up to the panic set by the caller): the panic leaves the
+/// loop, and the handle looks again next iteration, where nothing is ready
+/// any more and it goes to sleep on the fd.
+fn panics_then_looks_again(rig: &mut Rig, lp: &uzmq_core::EventLoop<MockReactor>, message: &str) {
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run(RunMode::NoWait)))
+        .expect_err("the panic left the loop");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&message));
+    rig.verify();
+    assert!(
+        lp.reactor().turn_armed(),
+        "the handle must look again after its callback panicked"
+    );
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(!lp.reactor().turn_armed(), "asleep on the fd");
 }
 
 /// A retry timer armed for a refused write closes with the handle.
