@@ -11,17 +11,11 @@
 //! ([`Variant::runs`]) with the peer under
 //!
 //! ```text
-//! valgrind --tool=callgrind --separate-threads=yes --fair-sched=yes --collect-atstart=no \
+//! valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
 //!          --toggle-collect='uzmq_bench::window::measured*' --toggle-collect=start_thread ...
 //! ```
 //!
-//! and the counterpart running normally. Valgrind runs one thread at a
-//! time; `--fair-sched=yes` hands that turn round in order, so the peer's
-//! threads interleave the same way on every run. With valgrind's default
-//! lock, which thread runs next depends on the host's timing: W3's counts,
-//! where the loop thread and libzmq's I/O thread meet twice per round
-//! trip, moved by about 1 % between runs of one binary, as much as a
-//! handle's whole step. Collection is per thread:
+//! and the counterpart running normally. Collection is per thread:
 //! `measured` brackets the peer's measured window ([`crate::window`]), so
 //! the main thread's file (`-01`, the loop thread) holds the window only,
 //! without set-up and tear-down; `start_thread` (glibc's entry of every
@@ -178,8 +172,6 @@ pub fn callgrind_args(out_prefix: &Path) -> Vec<String> {
     vec![
         "--tool=callgrind".into(),
         "--separate-threads=yes".into(),
-        // Threads take turns in order: steadier counts (module doc).
-        "--fair-sched=yes".into(),
         "--collect-atstart=no".into(),
         format!("--toggle-collect={WINDOW_SYMBOL}"),
         format!("--toggle-collect={THREAD_SYMBOL}"),
@@ -646,7 +638,6 @@ mod tests {
         assert!(args.contains(&"--collect-atstart=no".to_string()));
         assert!(args.contains(&format!("--toggle-collect={WINDOW_SYMBOL}")));
         assert!(args.contains(&"--separate-threads=yes".to_string()));
-        assert!(args.contains(&"--fair-sched=yes".to_string()));
         assert!(args.last().unwrap().ends_with("/tmp/x.out"));
     }
 }
