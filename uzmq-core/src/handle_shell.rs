@@ -288,6 +288,12 @@ impl<R: Reactor, K: Kind<R>> Shell<R, K> {
             .ok_or(Error::Closed)
     }
 
+    /// Whether the handle's life is still open: no `close()` yet, and no
+    /// loop lost (the kind may be closing early all the same).
+    pub(crate) fn life_is_open(&self) -> bool {
+        self.life.get() == Life::Open
+    }
+
     /// True once closing began (`close`, or the kind closing early).
     pub(crate) fn is_closed(&self) -> bool {
         self.life.get() != Life::Open || K::closing_early(&self.st.borrow())

@@ -519,19 +519,41 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     /// set to writing), or why it may not be queued.
     #[inline]
     fn writable(&self, frames: usize) -> Result<RefMut<'_, State<R, S>>> {
-        let mut st = self.open_mut()?;
-        if !self.kind.socket.can_send() {
-            return Err(Error::Zmq(zmq::Error::ENOTSUP));
-        }
+        let mut st = self.st.borrow_mut();
         let s = &mut *st;
-        let Stream::Open(flow) = &mut s.stream else {
-            return Err(s.usable().err().unwrap_or(Error::Closed));
-        };
-        if let Some(e) = s.queue.refusal(frames, s.queue_limit) {
-            return Err(e);
+        // One match says what the shell's `open_mut` would: the stream is
+        // open only while the handle is (`close`, a finished shutdown and
+        // the loop's end all end it, in the borrow that ends the life).
+        if let Stream::Open(flow) = &mut s.stream
+            && self.kind.socket.can_send()
+            && s.queue.refusal(frames, s.queue_limit).is_none()
+        {
+            debug_assert!(self.life_is_open(), "an open stream on a closing handle");
+            *flow = flow.write();
+            return Ok(st);
         }
-        *flow = flow.write();
-        Ok(st)
+        drop(st);
+        Err(self.unwritable(frames))
+    }
+
+    /// Why a message of `frames` frames may not be queued, in the order
+    /// every call answers: closed, then a socket type that cannot send,
+    /// then a failed socket, then the queue's own refusal.
+    #[cold]
+    fn unwritable(&self, frames: usize) -> Error {
+        let st = match self.open_mut() {
+            Ok(st) => st,
+            Err(e) => return e,
+        };
+        if !self.kind.socket.can_send() {
+            return Error::Zmq(zmq::Error::ENOTSUP);
+        }
+        if let Err(e) = st.usable() {
+            return e;
+        }
+        st.queue
+            .refusal(frames, st.queue_limit)
+            .unwrap_or(Error::Closed)
     }
 
     /// After any change: arm the fd watch to match, keep the handle alive
