@@ -551,6 +551,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         if let Err(e) = st.usable() {
             return e;
         }
+        // The fast path refused for one of these reasons, and nothing ran
+        // in between: the queue's refusal is the one left.
         st.queue
             .refusal(frames, st.queue_limit)
             .unwrap_or(Error::Closed)
