@@ -4,7 +4,8 @@
 //! would block) and after a send, `ZMQ_EVENTS` is read again before the
 //! handle sleeps; a capped batch re-reads it next iteration; and with
 //! nothing to do, no socket call happens at all. At the end, what a handle
-//! gives back to the loop when it closes or goes.
+//! gives back to the loop when it closes or goes, and the loop's hold on
+//! an active handle whose clones are all gone.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -874,6 +875,233 @@ fn a_dropped_handle_leaves_the_loop_registry() {
         drop((stream, poll));
         assert_eq!(lp.registered_handles(), before);
     }
+}
+
+/// The loop keeps an active handle alive: a reader asleep on its fd goes
+/// on reading after the user dropped every clone, and leaves the loop's
+/// registry once it is closed (here from its own callback).
+#[test]
+fn a_sleeping_reader_with_no_clone_left_goes_on_reading() {
+    let mut rig = Rig::new();
+    let lp = new_loop(31);
+    let before = lp.registered_handles();
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let read: Rc<RefCell<Vec<Msg>>> = Rc::default();
+    let log = read.clone();
+    h.start_read(move |h: &Stream, m| {
+        log.borrow_mut().push(to_bytes(&m.expect("a message")));
+        h.close();
+    })
+    .expect("start_read");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    drop(h);
+    assert_eq!(
+        lp.registered_handles(),
+        before + 1,
+        "the loop keeps the reading handle whose clones are gone"
+    );
+
+    rig.fd.set_readable(true);
+    rig.events(R);
+    rig.recv(Some(("a", false)));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*read.borrow(), vec![vec![b"a".to_vec()]]);
+    lp.run(RunMode::NoWait).expect("run");
+    assert_eq!(
+        lp.registered_handles(),
+        before,
+        "closed, and no clone left: the loop let it go"
+    );
+}
+
+/// The same for a poll handle: started and asleep on its fd, it reports
+/// after the user dropped every clone, and leaves the registry once it
+/// closed itself.
+#[test]
+fn a_started_poll_handle_with_no_clone_left_goes_on_reporting() {
+    let mut rig = Rig::new();
+    let lp = new_loop(33);
+    let before = lp.registered_handles();
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let reports = Rc::new(std::cell::Cell::new(0));
+    let count = reports.clone();
+    h.start(R, move |h: &Poll, ev, err| {
+        assert_eq!((ev, err), (R, None));
+        count.set(count.get() + 1);
+        h.close();
+    })
+    .expect("start");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    drop(h);
+    assert_eq!(
+        lp.registered_handles(),
+        before + 1,
+        "the loop keeps the started poll handle whose clones are gone"
+    );
+
+    rig.fd.set_readable(true);
+    rig.events(R);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(reports.get(), 1, "it reported once, then closed itself");
+    lp.run(RunMode::NoWait).expect("run");
+    assert_eq!(
+        lp.registered_handles(),
+        before,
+        "closed, and no clone left: the loop let it go"
+    );
+}
+
+/// A started poll handle closed by its user (not from its callback) is let
+/// go by the loop: it leaves the registry with its last clone.
+#[test]
+fn a_poll_handle_closed_by_its_user_leaves_the_loop_with_its_last_clone() {
+    let mut rig = Rig::new();
+    let lp = new_loop(34);
+    let before = lp.registered_handles();
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    h.start(R, |_h: &Poll, _, _| {}).expect("start");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    h.close();
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    drop(h);
+    assert_eq!(
+        lp.registered_handles(),
+        before,
+        "closed, and its last clone gone: the loop let it go"
+    );
+}
+
+/// A poll handle's timeout reports an empty set while nothing is ready,
+/// each time it runs out, and not once the handle is stopped.
+#[test]
+fn a_poll_timeout_reports_nothing_ready_until_stopped() {
+    let mut rig = Rig::new();
+    let lp = new_loop(35);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let log = reports.clone();
+    h.start_with_timeout(
+        R,
+        std::time::Duration::from_millis(10),
+        move |_h: &Poll, ev, err| log.borrow_mut().push((ev, err)),
+    )
+    .expect("start");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    for round in 1..=2 {
+        lp.reactor().advance(10);
+        lp.run(RunMode::NoWait).expect("run");
+        rig.verify();
+        assert_eq!(*reports.borrow(), vec![(NONE, None); round], "timeouts");
+    }
+    h.stop().expect("stop");
+    lp.reactor().advance(10);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(reports.borrow().len(), 2, "stopped: no timeout reported");
+}
+
+/// A poll handle whose socket state cannot be read reports the error once
+/// and stops for good: not active, and no socket call after it.
+#[test]
+fn a_poll_handle_reports_a_failed_events_read_once_and_stops() {
+    let mut rig = Rig::new();
+    let lp = new_loop(36);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let log = reports.clone();
+    h.start(R, move |_h: &Poll, ev, err| {
+        log.borrow_mut().push((ev, err))
+    })
+    .expect("start");
+    let eterm = Error::Zmq(zmq::Error::ETERM);
+    rig.calls
+        .borrow_mut()
+        .expect_events()
+        .times(1)
+        .in_sequence(&mut rig.seq)
+        .returning(move || Err(eterm));
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(*reports.borrow(), vec![(NONE, Some(eterm))]);
+    assert!(!h.is_active(), "failed for good: not active");
+    rig.fd.set_readable(true);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(reports.borrow().len(), 1, "reported once");
+}
+
+/// When the loop goes, a poll handle whose clone the user still holds
+/// drops its callback (uncalled) at once, not with the clone.
+#[test]
+fn a_poll_handle_drops_its_callback_when_its_loop_goes() {
+    let mut rig = Rig::new();
+    let lp = new_loop(37);
+    let h = Poll::new(&lp, rig.socket()).expect("poll handle");
+    rig.verify();
+    let token = Rc::new(());
+    let held = token.clone();
+    h.start(R, move |_h: &Poll, _, _| {
+        let _ = &held;
+    })
+    .expect("start");
+    rig.events(NONE);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    drop(lp);
+    assert_eq!(
+        Rc::strong_count(&token),
+        1,
+        "the callback went with the loop"
+    );
+    assert!(h.is_closed());
+}
+
+/// A started timer goes on after the user dropped every clone (the loop
+/// keeps it while it is active), fires, and once it is no longer active
+/// the loop lets it go: it leaves the registry.
+#[test]
+fn a_started_timer_with_no_clone_left_still_fires() {
+    let lp = new_loop(32);
+    let before = lp.registered_handles();
+    let fired = Rc::new(std::cell::Cell::new(0));
+    let t = uzmq_core::TimerHandle::new(&lp).expect("timer");
+    let count = fired.clone();
+    t.start(
+        std::time::Duration::from_millis(10),
+        std::time::Duration::ZERO,
+        move |_| count.set(count.get() + 1),
+    )
+    .expect("start");
+    drop(t);
+    assert_eq!(
+        lp.registered_handles(),
+        before + 1,
+        "the loop keeps the started timer whose clones are gone"
+    );
+    lp.reactor().advance(10);
+    lp.run(RunMode::NoWait).expect("run");
+    assert_eq!(fired.get(), 1, "the timer fired once");
+    assert_eq!(
+        lp.registered_handles(),
+        before,
+        "fired and no longer active, with no clone left: the loop let it go"
+    );
 }
 
 /// `Debug` says where a handle is.
