@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use uzmq_core::mock::{MockKind, MockPeer, MockProbe, mock_pair};
-use uzmq_core::{Error, Result as CoreResult, Socket};
+use uzmq_core::{Error, Multipart, Result as CoreResult, Socket};
 
 use crate::mock_harness::{
     ApiFlag, Knobs, Lp, Msg, Step, Stream, Violations, frame_refs, message, new_loop, settle, show,
@@ -87,6 +87,13 @@ pub fn reply_to(request: &[Vec<u8>]) -> Msg {
         .collect()
 }
 
+/// `buffer` emptied and filled with `msg`'s frames.
+fn refill(mut buffer: Multipart, msg: &Msg) -> Multipart {
+    buffer.clear();
+    buffer.extend(msg.iter().map(|f| zmq::Message::from(f.as_slice())));
+    buffer
+}
+
 impl Traffic {
     /// Messages libzmq took from the handle: read by the peer or waiting
     /// in the pipe to it.
@@ -97,18 +104,33 @@ impl Traffic {
     /// Queues `msg` on `h` as the test (or a callback) does, keeping the
     /// model in step; returns what the handle said.
     pub fn write(self: &Rc<Self>, h: &Stream, msg: Msg, cb: bool) -> CoreResult<()> {
+        self.write_from(h, msg, cb, None)
+    }
+
+    /// As [`write`](Self::write), the frames put in `buffer` when given: a
+    /// `Multipart` the handle handed to the read callback, written back.
+    pub fn write_from(
+        self: &Rc<Self>,
+        h: &Stream,
+        msg: Msg,
+        cb: bool,
+        buffer: Option<Multipart>,
+    ) -> CoreResult<()> {
         let id = self.next_write.get();
         self.next_write.set(id + 1);
-        let res = self.api.call(|| {
-            if cb {
+        let res = self.api.call(|| match (cb, buffer) {
+            (true, buffer) => {
                 let t = self.clone();
-                h.write_with(msg.clone(), move |_h: &Stream, r| t.completed(id, r))
-            } else if let [frame] = msg.as_slice() {
-                // One frame and no completion: `write`'s own path.
-                h.write(frame.clone())
-            } else {
-                h.write_multipart(msg.clone())
+                let done = move |_h: &Stream, r| t.completed(id, r);
+                match buffer {
+                    Some(buffer) => h.write_with(refill(buffer, &msg), done),
+                    None => h.write_with(msg.clone(), done),
+                }
             }
+            (false, Some(buffer)) => h.write_multipart(refill(buffer, &msg)),
+            // One frame and no completion: `write`'s own path.
+            (false, None) if let [frame] = msg.as_slice() => h.write(frame.clone()),
+            (false, None) => h.write_multipart(msg.clone()),
         });
         if res.is_ok() {
             self.accepted.borrow_mut().push(Accepted { id, msg, cb });
@@ -153,8 +175,9 @@ impl Traffic {
         self.completions.borrow_mut().push((id, r));
     }
 
-    /// The read callback, whichever API delivered the message.
-    fn on_read(self: &Rc<Self>, h: &Stream, r: CoreResult<Msg>) {
+    /// The read callback, whichever API delivered the message (`start_read`
+    /// also hands over its buffer, which a REP writes its reply back in).
+    fn on_read(self: &Rc<Self>, h: &Stream, r: CoreResult<Msg>, buffer: Option<Multipart>) {
         if self.api.inside() {
             self.v.push("read callback ran inside an API call");
         }
@@ -174,7 +197,7 @@ impl Traffic {
         self.read.borrow_mut().push(m.clone());
         match self.role {
             Role::Rep { defer: false } => {
-                if let Err(e) = self.write(h, reply_to(&m), true) {
+                if let Err(e) = self.write_from(h, reply_to(&m), true, buffer) {
                     self.v.push(format!("REP reply refused: {e:?}"));
                 }
             }
@@ -264,11 +287,14 @@ impl StreamWorld {
                     t.on_read(
                         h,
                         r.map(|frames| frames.iter().map(|f| f.to_vec()).collect()),
+                        None,
                     );
                 })
             } else {
-                self.h
-                    .start_read(move |h: &Stream, r| t.on_read(h, r.map(|m| to_bytes(&m))))
+                self.h.start_read(move |h: &Stream, r| match r {
+                    Ok(m) => t.on_read(h, Ok(to_bytes(&m)), Some(m)),
+                    Err(e) => t.on_read(h, Err(e), None),
+                })
             }
         });
         res.map_err(|e| format!("start_read: {e:?}"))?;

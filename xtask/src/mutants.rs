@@ -23,8 +23,9 @@ const SLOW_TARGETS: [&str; 1] = ["network_faults"];
 /// the unmutated tests take on a loaded two-core machine.
 const TEST_TIMEOUT: &str = "120";
 
-/// The test targets besides `prop_*` that run on the mock backend only.
-const MOCK_TARGETS: [&str; 2] = ["two_backends", "call_order"];
+/// The test targets besides `prop_*` that run on the mock backend (two of
+/// them also on libzmq over `inproc://`, in milliseconds).
+const MOCK_TARGETS: [&str; 3] = ["two_backends", "call_order", "receive_buffers"];
 
 /// Missed mutants that cannot be caught, one per line:
 /// `path: mutation  # why it is equivalent` (line and column left out, so
@@ -37,7 +38,8 @@ const OUTPUT: &str = "target/mutants";
 const USAGE: &str = "usage: cargo xtask mutants [--fast] [--jobs N] [-- <cargo mutants args>]";
 
 /// The `mutants` command. `--fast` keeps only the mock-backend tests
-/// (`prop_*`, `call_order`, `two_backends`) with 128 property cases each.
+/// (`prop_*`, `call_order`, `two_backends`, `receive_buffers`) with 128
+/// property cases each.
 pub fn run(args: &[String]) -> Result {
     let mut fast = false;
     let mut jobs = "2".to_owned();

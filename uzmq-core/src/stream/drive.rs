@@ -383,7 +383,17 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                 // rather than try a receive to find that out.
                 return Some(out);
             }
-            match self.lend_read_cb(&mut self.st.borrow_mut()) {
+            let again = {
+                let mut st = self.st.borrow_mut();
+                if rx.buf.capacity() == 0 {
+                    // The callback kept the buffer it was handed: the next
+                    // message goes into the one it wrote, if the handle
+                    // kept that (see `keep_buffer`).
+                    std::mem::swap(&mut rx.buf, &mut st.rx);
+                }
+                self.lend_read_cb(&mut st)
+            };
+            match again {
                 Some(again) => {
                     ReadLent {
                         cb,

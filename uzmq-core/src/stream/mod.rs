@@ -447,18 +447,25 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 }
 
 /// A message's frames, converted (user code: `Into<zmq::Message>`) outside
-/// any borrow.
+/// any borrow, each with the buffer the parts came in once it is emptied:
+/// a `Vec` of messages written back (an echo, a forward) is the buffer the
+/// next message is received into, so such a handler allocates no frame
+/// list per message. Other parts leave an empty buffer that holds no
+/// memory.
 pub(super) enum Frames {
-    /// The commonest message: one frame, in no `Vec`.
-    One(zmq::Message),
-    /// Any other count, zero included (refused when queued).
-    Many(std::vec::IntoIter<zmq::Message>),
+    /// The commonest message: one frame, and the emptied buffer.
+    One(zmq::Message, Multipart),
+    /// Any other count, zero included (refused when queued), still in
+    /// their buffer.
+    Many(Multipart),
 }
 
 /// `parts` as [`Frames`]. Parts whose iterator says it holds exactly one
 /// are taken one by one, with no `Vec` collected; the count is confirmed
 /// by the iterator running out, so one that miscounts only costs the
-/// collect. Anything else is collected (in place, for a `Vec` of messages).
+/// collect. Anything else is collected. Both collects reuse the `Vec` a
+/// `Multipart` came in, the emptied one of a one-frame message too (std
+/// collects a `Vec`'s own iterator in place).
 pub(super) fn frames<I, M>(parts: I) -> Frames
 where
     I: IntoIterator<Item = M>,
@@ -466,15 +473,15 @@ where
 {
     let mut parts = parts.into_iter();
     if parts.size_hint() != (1, Some(1)) {
-        return Frames::Many(parts.map(Into::into).collect::<Vec<_>>().into_iter());
+        return Frames::Many(parts.map(Into::into).collect());
     }
     let mut taken = Vec::new();
     match (parts.next(), parts.next()) {
-        (Some(only), None) => return Frames::One(only.into()),
+        (Some(only), None) => return Frames::One(only.into(), parts.map(Into::into).collect()),
         (first, second) => taken.extend(first.into_iter().chain(second).map(Into::into)),
     }
     taken.extend(parts.map(Into::into));
-    Frames::Many(taken.into_iter())
+    Frames::Many(taken)
 }
 
 impl<R: Reactor, S: Socket> Inner<R, S> {
@@ -494,10 +501,22 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
     #[inline]
     pub(super) fn queue_write(&self, frames: Frames, done: Option<Done<R, S>>) -> Result<()> {
         // `done`, a parameter, drops after every local: after the borrow.
-        match frames {
-            Frames::One(frame) => self.writable(1)?.queue.push_one(frame, done),
-            Frames::Many(frames) => self.writable(frames.len())?.queue.push(frames, done),
+        let (mut st, buffer) = match frames {
+            Frames::One(frame, buffer) => {
+                let mut st = self.writable(1)?;
+                st.queue.push_one(frame, done);
+                (st, buffer)
+            }
+            Frames::Many(mut frames) => {
+                let mut st = self.writable(frames.len())?;
+                st.queue.push(frames.drain(..), done);
+                (st, frames)
+            }
+        };
+        if self.kind.socket.can_recv() {
+            st.keep_buffer(buffer);
         }
+        drop(st);
         // The step that sends it also arms the watch and keeps the handle
         // alive to match (at the end of the drive under way, if this write
         // comes from one of its callbacks; else in the next turn, which

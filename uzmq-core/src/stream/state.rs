@@ -29,6 +29,10 @@ use super::retry::Retry;
 use super::write_queue::WriteQueue;
 use super::{Cancelled, ReadCb, ShutdownCb};
 
+/// The largest emptied buffer, in frames, kept to receive into: more is
+/// memory an idle handle would hold for a rare message.
+const KEPT_BUFFER_FRAMES: usize = 16;
+
 /// Which directions an open stream serves.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Flow {
@@ -99,7 +103,8 @@ pub(super) struct State<R: Reactor, S: Socket> {
     /// Pending `recv()` futures.
     pub(super) readers: Readers,
     /// The read callback's receive buffer: frames lent to a
-    /// `start_read_frames` callback stay here and are received into again.
+    /// `start_read_frames` callback stay here and are received into again;
+    /// otherwise the emptied buffer of a message written back, if any.
     pub(super) rx: Multipart,
 }
 
@@ -189,6 +194,17 @@ impl<R: Reactor, S: Socket> State<R, S> {
             | Stream::ShuttingDown { failed: false, .. } => true,
             Stream::Open(Flow::Paused) => mode == Mode::Flush,
             Stream::ShuttingDown { failed: true, .. } | Stream::Failed(_) | Stream::Closed => false,
+        }
+    }
+
+    /// Keeps the emptied buffer of a written message as the receive buffer
+    /// when there is none, unless it is large: a handler that writes back
+    /// what it read then receives into the buffer it wrote from.
+    #[inline]
+    pub(super) fn keep_buffer(&mut self, buffer: Multipart) {
+        debug_assert!(buffer.is_empty(), "a buffer with frames in it");
+        if self.rx.capacity() == 0 && buffer.capacity() <= KEPT_BUFFER_FRAMES {
+            self.rx = buffer;
         }
     }
 

@@ -1,0 +1,197 @@
+//! Receive buffers: a read callback that writes back the `Multipart` it
+//! was handed (an echo, a forward) has the next message received into that
+//! same buffer, so it allocates nothing per message; a large buffer is not
+//! kept; frames lent to a `start_read_frames` callback never end up in a
+//! `recv()`. On the mock backend, in one batch and from turn to turn, and
+//! on libuv + libzmq. (Frames lent and received into again: `call_order.rs`.)
+//!
+//! The buffer a message came in is told by its capacity: a new one has
+//! room for exactly one frame, a kept one for what it last held.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use tests::mock_harness::{Lp, Msg, Stream, new_loop, settle, to_bytes};
+use uzmq_core::mock::{MockConfig, MockKind, MockPeer, mock_pair};
+
+/// Each message a read callback was handed: its frames, and the data
+/// address and capacity of its buffer.
+type Seen = Rc<RefCell<Vec<(Msg, usize, usize)>>>;
+
+/// A handle on a mock socket of `kind` whose read callback notes each
+/// message and its buffer, then writes the message back.
+fn echo(lp: &Lp, kind: MockKind) -> (Stream, MockPeer, Seen) {
+    let (socket, peer) = mock_pair(kind, MockConfig::default(), 7);
+    let h = Stream::new(lp, socket).expect("stream handle");
+    let seen: Seen = Rc::default();
+    let log = seen.clone();
+    h.start_read(move |h: &Stream, m| {
+        let m = m.expect("a message");
+        log.borrow_mut()
+            .push((to_bytes(&m), m.as_ptr() as usize, m.capacity()));
+        h.write_multipart(m).expect("the echo is queued");
+    })
+    .expect("start_read");
+    (h, peer, seen)
+}
+
+/// The peer sends `msgs`, the loop settles, and every one came back.
+fn round(lp: &Lp, peer: &MockPeer, msgs: &[&[&[u8]]]) {
+    for msg in msgs {
+        assert!(peer.send(msg), "the peer's send was taken");
+    }
+    settle(lp).expect("the loop settles");
+    for msg in msgs {
+        let back = peer.recv().expect("the echo arrived");
+        assert_eq!(back, msg.iter().map(|f| f.to_vec()).collect::<Msg>());
+    }
+}
+
+/// On a socket that does not alternate, the next message of the same
+/// batch comes into the buffer the last one was written back from; on a
+/// REP, the next request, in a later turn, does too.
+#[test]
+fn mock_a_message_written_back_is_the_buffer_of_the_next() {
+    for kind in [MockKind::Pair, MockKind::Rep] {
+        let lp = new_loop(1);
+        let (_h, peer, seen) = echo(&lp, kind);
+        // Three frames grow the first buffer past what a new one has.
+        let first: &[&[u8]] = &[b"a", b"b", b"c"];
+        if kind == MockKind::Rep {
+            round(&lp, &peer, &[first]);
+            round(&lp, &peer, &[&[b"d"]]);
+            round(&lp, &peer, &[&[b"e"]]);
+        } else {
+            round(&lp, &peer, &[first, &[b"d"], &[b"e"]]);
+        }
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 3, "{kind:?}: three messages read");
+        let (_, at, room) = seen[0];
+        assert!(
+            room >= 3,
+            "{kind:?}: the first buffer grew for three frames"
+        );
+        for (msg, next_at, next_room) in &seen[1..] {
+            assert_eq!(
+                (*next_at, *next_room),
+                (at, room),
+                "{kind:?}: {msg:?} came in a new buffer, not the one written back"
+            );
+        }
+    }
+}
+
+/// A buffer with room for 16 frames is kept; a larger one is memory an
+/// idle handle would hold, and the next message comes in a new buffer
+/// with room for its one frame.
+#[test]
+fn mock_a_large_buffer_written_back_is_not_kept() {
+    for (room, kept) in [(16, true), (17, false)] {
+        let lp = new_loop(2);
+        let (socket, peer) = mock_pair(MockKind::Rep, MockConfig::default(), 7);
+        let h = Stream::new(&lp, socket).expect("stream handle");
+        let rooms: Rc<RefCell<Vec<usize>>> = Rc::default();
+        let log = rooms.clone();
+        h.start_read(move |h: &Stream, m| {
+            let m = m.expect("a message");
+            log.borrow_mut().push(m.capacity());
+            let mut reply = Vec::with_capacity(room);
+            reply.extend(m);
+            h.write_multipart(reply).expect("the reply is queued");
+        })
+        .expect("start_read");
+        round(&lp, &peer, &[&[b"a"]]);
+        round(&lp, &peer, &[&[b"b"]]);
+        assert_eq!(
+            rooms.borrow()[1],
+            if kept { room } else { 1 },
+            "after a reply in a buffer with room for {room} frames, the next request's buffer"
+        );
+    }
+}
+
+/// Frames lent to a read callback stay the handle's receive buffer when
+/// a message is written, from the callback or from outside it, and a
+/// `recv()` after `stop_read` does not take them for its buffer: it gets
+/// its own message only.
+#[test]
+fn mock_frames_lent_to_a_callback_stay_and_never_reach_a_recv() {
+    let lp = new_loop(3);
+    let (socket, peer) = mock_pair(MockKind::Pair, MockConfig::default(), 7);
+    let h = Stream::new(&lp, socket).expect("stream handle");
+    let lent: Rc<RefCell<Vec<(Msg, usize)>>> = Rc::default();
+    let log = lent.clone();
+    h.start_read_frames(move |h: &Stream, m| {
+        let m = m.expect("a message");
+        log.borrow_mut()
+            .push((m.iter().map(|f| f.to_vec()).collect(), m.as_ptr() as usize));
+        h.write_multipart(vec![zmq::Message::from("w")])
+            .expect("the write is queued");
+    })
+    .expect("start_read_frames");
+    for msg in [&[b"a".as_slice(), b"b"][..], &[b"c"]] {
+        assert!(peer.send(msg));
+        settle(&lp).expect("the loop settles");
+        h.write_multipart(vec![zmq::Message::from("v")])
+            .expect("the write is queued");
+    }
+    let lent = lent.borrow();
+    assert_eq!(lent[0].0, vec![b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(lent[1].0, vec![b"c".to_vec()]);
+    assert_eq!(
+        lent[0].1, lent[1].1,
+        "the second message was received into new frames, not the lent ones"
+    );
+    h.stop_read().expect("stop_read");
+    assert!(peer.send(&[b"d"]));
+    let got = lp.block_on(h.recv()).expect("the loop runs");
+    assert_eq!(
+        got.map(|m| to_bytes(&m)),
+        Ok(vec![b"d".to_vec()]),
+        "recv() after the lent frames"
+    );
+}
+
+/// The same echo on libuv and libzmq: a REP's requests after the first
+/// come in the buffer the first reply was written from.
+#[test]
+fn a_reply_written_back_is_the_buffer_of_the_next_request() {
+    use tests::real::{LIMIT, blocking_socket, inproc, run_until, socket};
+    use uzmq::{Loop, Zmq, zmq};
+
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().expect("loop");
+    let rep = socket(&ctx, zmq::REP);
+    let endpoint = inproc("receive-buffers");
+    rep.bind(&endpoint).expect("bind");
+    let h = Zmq::new(&lp, rep).expect("handle");
+    let seen: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
+    let log = seen.clone();
+    h.start_read(move |h, m| {
+        let m = m.expect("a request");
+        log.borrow_mut().push((m.as_ptr() as usize, m.capacity()));
+        h.write_multipart(m).expect("the reply is queued");
+    })
+    .expect("start_read");
+    let req = blocking_socket(&ctx, zmq::REQ);
+    req.connect(&endpoint).expect("connect");
+    let requests: [&[&[u8]]; 3] = [&[b"a", b"b", b"c"], &[b"d"], &[b"e"]];
+    for (i, request) in requests.iter().enumerate() {
+        req.send_multipart(request.iter().copied(), zmq::DONTWAIT)
+            .expect("the request is sent");
+        run_until(&lp, LIMIT, "the request read", || seen.borrow().len() > i);
+        // The reply is queued, and sent by the step that read it.
+        let reply = req.recv_multipart(0).expect("the reply");
+        assert_eq!(
+            reply,
+            request.iter().map(|f| f.to_vec()).collect::<Vec<_>>()
+        );
+    }
+    let seen = seen.borrow();
+    assert!(seen[0].1 >= 3, "the first buffer grew for three frames");
+    assert!(
+        seen[1..].iter().all(|b| *b == seen[0]),
+        "a request came in a new buffer, not the reply's: {seen:?}"
+    );
+    h.close();
+}
