@@ -957,8 +957,38 @@ fn a_started_poll_handle_with_no_clone_left_goes_on_reporting() {
     assert_eq!(reports.get(), 1, "it reported once, then closed itself");
 }
 
-/// A started poll handle closed by its user (not from its callback) is let
-/// go by the loop: it leaves the registry with its last clone.
+/// The end both tests below share: `h`, asleep on `rig`'s socket, is
+/// closed by its user (not from its callback), the loop finishes the
+/// close, and once its last clone is dropped it leaves the registry.
+fn closed_by_its_user_then_let_go<H>(
+    rig: &mut Rig,
+    lp: &uzmq_core::EventLoop<MockReactor>,
+    before: usize,
+    h: H,
+    close: impl FnOnce(&H),
+) {
+    close(&h);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    drop(h);
+    assert_eq!(
+        lp.registered_handles(),
+        before,
+        "closed, and its last clone gone: the loop let it go"
+    );
+}
+
+/// A reading stream handle closed by its user is let go by the loop.
+#[test]
+fn a_stream_handle_closed_by_its_user_leaves_the_loop_with_its_last_clone() {
+    let mut rig = Rig::new();
+    let lp = new_loop(40);
+    let before = lp.registered_handles();
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    closed_by_its_user_then_let_go(&mut rig, &lp, before, h, Stream::close);
+}
+
+/// A started poll handle closed by its user is let go by the loop.
 #[test]
 fn a_poll_handle_closed_by_its_user_leaves_the_loop_with_its_last_clone() {
     let mut rig = Rig::new();
@@ -970,15 +1000,7 @@ fn a_poll_handle_closed_by_its_user_leaves_the_loop_with_its_last_clone() {
     rig.events(NONE);
     lp.run(RunMode::NoWait).expect("run");
     rig.verify();
-    h.close();
-    lp.run(RunMode::NoWait).expect("run");
-    rig.verify();
-    drop(h);
-    assert_eq!(
-        lp.registered_handles(),
-        before,
-        "closed, and its last clone gone: the loop let it go"
-    );
+    closed_by_its_user_then_let_go(&mut rig, &lp, before, h, Poll::close);
 }
 
 /// A poll handle's timeout reports an empty set while nothing is ready,
