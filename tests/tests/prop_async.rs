@@ -34,7 +34,7 @@ use prop_support::config;
 use proptest::prelude::*;
 use tests::mock_harness::{Lp, Stream, frame_refs, message, mock_seed, new_loop, to_bytes};
 use uzmq_core::mock::{MockConfig, MockKind, MockPeer, MockPoint, MockProbe, mock_pair};
-use uzmq_core::{Recv, RunMode, StreamHandle, TimerHandle};
+use uzmq_core::{Multipart, Recv, RunMode, StreamHandle, TimerHandle};
 
 /// A waker that counts its wakes.
 #[derive(Default)]
@@ -761,12 +761,22 @@ fn run_pair(seed: u64, hwm: usize, steps: Vec<PairStep>) -> Result<(), String> {
     let h = StreamHandle::new(&lp, socket).map_err(|e| e.to_string())?;
     let mut readers: Vec<(Arc<Counter>, Recv<_, _>)> = Vec::new();
     let (mut sent, mut delivered, mut got, mut peer_got) = (0usize, 0usize, 0usize, 0usize);
+    // Received messages, whose buffers the next sends refill and send
+    // back (the handle then receives into them again).
+    let spent: RefCell<Vec<Multipart>> = RefCell::default();
     let poll_reader = |wakes: &Arc<Counter>, fut: &mut Recv<_, _>, got: &mut usize| {
         wakes.0.store(0, Ordering::SeqCst);
         let waker = Waker::from(wakes.clone());
         let mut cx = Context::from_waker(&waker);
         match Pin::new(fut).poll(&mut cx) {
-            Poll::Ready(Ok(_)) => {
+            Poll::Ready(Ok(m)) => {
+                if to_bytes(&m) != [b"d".to_vec()] {
+                    return Err(format!(
+                        "recv got {:?}, not the one frame delivered",
+                        to_bytes(&m)
+                    ));
+                }
+                spent.borrow_mut().push(m);
                 *got += 1;
                 Ok(true)
             }
@@ -778,7 +788,14 @@ fn run_pair(seed: u64, hwm: usize, steps: Vec<PairStep>) -> Result<(), String> {
     for step in steps {
         match step {
             PairStep::Send => {
-                let mut fut = h.send([b"s".to_vec()]);
+                let mut fut = match spent.borrow_mut().pop() {
+                    Some(mut parts) => {
+                        parts.clear();
+                        parts.push(zmq::Message::from("s"));
+                        h.send(parts)
+                    }
+                    None => h.send([b"s".to_vec()]),
+                };
                 if let Poll::Ready(Err(e)) = Pin::new(&mut fut).poll(&mut cx_waker) {
                     return Err(format!("send: {e}"));
                 }
@@ -808,7 +825,10 @@ fn run_pair(seed: u64, hwm: usize, steps: Vec<PairStep>) -> Result<(), String> {
                 readers = still;
             }
             PairStep::PeerRecv => {
-                while peer.recv().is_some() {
+                while let Some(msg) = peer.recv() {
+                    if msg != [b"s".to_vec()] {
+                        return Err(format!("the peer got {msg:?}, not the one frame sent"));
+                    }
                     peer_got += 1;
                 }
             }

@@ -1,7 +1,8 @@
 //! Receive buffers: a read callback that writes back the `Multipart` it
-//! was handed (an echo, a forward) has the next message received into that
-//! same buffer, so it allocates nothing per message; a large buffer is not
-//! kept; frames lent to a `start_read_frames` callback never end up in a
+//! was handed (an echo, a forward), or a task that sends back what
+//! `recv()` gave it, has the next message received into that same buffer,
+//! so it allocates no frame list per message; a large buffer is not kept;
+//! frames lent to a `start_read_frames` callback never end up in a
 //! `recv()`. On the mock backend, in one batch and from turn to turn, and
 //! on libuv + libzmq. (Frames lent and received into again: `call_order.rs`.)
 //!
@@ -79,6 +80,42 @@ fn mock_a_message_written_back_is_the_buffer_of_the_next() {
             );
         }
     }
+}
+
+/// The same with `recv()` and `send()` in a task: a message sent back
+/// (straight to libzmq) is the buffer the next `recv()` receives into,
+/// also after a `recv()` that found nothing and waited.
+#[test]
+fn mock_a_message_sent_back_is_the_buffer_of_the_next_recv() {
+    let lp = new_loop(4);
+    let (socket, peer) = mock_pair(MockKind::Pair, MockConfig::default(), 7);
+    let h = Stream::new(&lp, socket).expect("stream handle");
+    let seen: Seen = Rc::default();
+    let (log, echo) = (seen.clone(), h.clone());
+    lp.spawn_local(async move {
+        while let Ok(m) = echo.recv().await {
+            log.borrow_mut()
+                .push((to_bytes(&m), m.as_ptr() as usize, m.capacity()));
+            echo.send(m).await.expect("the echo is sent");
+        }
+    })
+    .expect("spawn_local");
+    round(&lp, &peer, &[&[b"a", b"b", b"c"], &[b"d"]]);
+    // The task waits in a `recv()` that found nothing.
+    round(&lp, &peer, &[&[b"e"]]);
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 3, "three messages received");
+    let (_, at, room) = seen[0];
+    assert!(room >= 3, "the first buffer grew for three frames");
+    for (msg, next_at, next_room) in &seen[1..] {
+        assert_eq!(
+            (*next_at, *next_room),
+            (at, room),
+            "{msg:?} came in a new buffer, not the one sent back"
+        );
+    }
+    h.close();
+    settle(&lp).expect("the task ends with the handle");
 }
 
 /// A buffer with room for 16 frames is kept; a larger one is memory an
@@ -181,6 +218,53 @@ fn a_reply_written_back_is_the_buffer_of_the_next_request() {
             .expect("the request is sent");
         run_until(&lp, LIMIT, "the request read", || seen.borrow().len() > i);
         // The reply is queued, and sent by the step that read it.
+        let reply = req.recv_multipart(0).expect("the reply");
+        assert_eq!(
+            reply,
+            request.iter().map(|f| f.to_vec()).collect::<Vec<_>>()
+        );
+    }
+    let seen = seen.borrow();
+    assert!(seen[0].1 >= 3, "the first buffer grew for three frames");
+    assert!(
+        seen[1..].iter().all(|b| *b == seen[0]),
+        "a request came in a new buffer, not the reply's: {seen:?}"
+    );
+    h.close();
+}
+
+/// The async echo on libuv and libzmq: a REP task's requests after the
+/// first come in the buffer the first reply was sent from.
+#[test]
+fn a_reply_sent_back_is_the_buffer_of_the_next_recv() {
+    use tests::real::{LIMIT, blocking_socket, inproc, run_until, socket};
+    use uzmq::{Loop, Zmq, zmq};
+
+    let ctx = zmq::Context::new();
+    let lp = Loop::new().expect("loop");
+    let rep = socket(&ctx, zmq::REP);
+    let endpoint = inproc("receive-buffers-async");
+    rep.bind(&endpoint).expect("bind");
+    let h = Zmq::new(&lp, rep).expect("handle");
+    let seen: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
+    let (log, echo) = (seen.clone(), h.clone());
+    lp.spawn_local(async move {
+        while let Ok(m) = echo.recv().await {
+            log.borrow_mut().push((m.as_ptr() as usize, m.capacity()));
+            echo.send(m).await.expect("the reply is sent");
+        }
+    })
+    .expect("spawn_local");
+    let req = blocking_socket(&ctx, zmq::REQ);
+    req.connect(&endpoint).expect("connect");
+    let requests: [&[&[u8]]; 3] = [&[b"a", b"b", b"c"], &[b"d"], &[b"e"]];
+    for (i, request) in requests.iter().enumerate() {
+        req.send_multipart(request.iter().copied(), zmq::DONTWAIT)
+            .expect("the request is sent");
+        run_until(&lp, LIMIT, "the request received", || {
+            seen.borrow().len() > i
+        });
+        // The task sent the reply in the poll that received the request.
         let reply = req.recv_multipart(0).expect("the reply");
         assert_eq!(
             reply,

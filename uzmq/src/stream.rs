@@ -84,10 +84,11 @@ impl Zmq {
     /// handle stops: close it to release the socket.
     ///
     /// The [`Multipart`] is `cb`'s. A callback that writes the `Vec` itself
-    /// back ([`write_multipart`](Self::write_multipart) or
-    /// [`write_with`](Self::write_with): an echo, a forward, frames
-    /// replaced in it) has the next message received into that `Vec`: the
-    /// frame list then costs no allocation per message.
+    /// back ([`write_multipart`](Self::write_multipart),
+    /// [`write_with`](Self::write_with) or [`send`](Self::send): an echo, a
+    /// forward, frames replaced in it) has the next message received into
+    /// that `Vec`: the frame list then costs no allocation per message.
+    /// A `Vec` with room for more than 16 frames is not kept.
     pub fn start_read(&self, mut cb: impl FnMut(&Zmq, Result<Multipart>) + 'static) -> Result<()> {
         self.0.start_read(move |h, msg| cb(Zmq::wrap(h), msg))
     }

@@ -26,6 +26,11 @@ impl Zmq {
     /// `Err(Zmq(ENOTSUP))` on PUSH/PUB; `Err(Closed)` when the handle is,
     /// or becomes, closed.
     ///
+    /// A task that sends the [`Multipart`] itself back
+    /// ([`send`](Self::send) or a write: an echo, a forward) has the next
+    /// `recv()` receive into that `Vec`, as a read callback does (see
+    /// [`start_read`](Self::start_read)).
+    ///
     /// ```
     /// use uzmq::{zmq, Loop, Zmq};
     ///

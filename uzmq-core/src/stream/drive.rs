@@ -486,8 +486,8 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
                     }
                 }
                 Io::WouldBlock => {
-                    if !parts.is_empty() {
-                        self.st.borrow_mut().partial = parts;
+                    if parts.capacity() > 0 {
+                        self.st.borrow_mut().put_back(parts);
                     }
                     return Ok(None);
                 }

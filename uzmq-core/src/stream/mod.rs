@@ -534,6 +534,14 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         Ok(())
     }
 
+    /// The emptied buffer of a message `send()` handed to libzmq itself:
+    /// kept as [`queue_write`](Self::queue_write) keeps a queued one's.
+    pub(super) fn keep_written(&self, buffer: Multipart) {
+        if buffer.capacity() > 0 && self.kind.socket.can_recv() {
+            self.st.borrow_mut().keep_buffer(buffer);
+        }
+    }
+
     /// The state, ready to queue a message of `frames` frames (the flow
     /// set to writing), or why it may not be queued.
     #[inline]

@@ -144,7 +144,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
             let told = std::mem::take(&mut st.readers.told_readable);
             return Step::Receive {
                 told,
-                partial: std::mem::take(&mut st.partial),
+                partial: st.receive_buffer(),
             };
         }
         let joined = ticket.is_none();
@@ -162,7 +162,7 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         let told = std::mem::take(&mut st.readers.told_readable);
         Step::Receive {
             told,
-            partial: std::mem::take(&mut st.partial),
+            partial: st.receive_buffer(),
         }
     }
 

@@ -23,30 +23,40 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         I: IntoIterator<Item = M>,
         M: Into<zmq::Message>,
     {
-        let mut parts = parts.into_iter().map(Into::into).peekable();
-        if parts.peek().is_none() {
+        let mut parts = parts.into_iter();
+        let Some(first) = parts.next() else {
             return self.send_queued(std::iter::empty());
-        }
+        };
+        let mut frame: zmq::Message = first.into();
         if !self.inner.may_send_now() {
-            return self.send_queued(parts);
+            return self.send_queued(std::iter::once(frame).chain(parts.map(Into::into)));
         }
-        let mut sent_any = false;
-        while let Some(mut frame) = parts.next() {
-            // The next frame is converted (user code) with no borrow held.
-            let more = parts.peek().is_some();
-            match self.inner.kind.socket.send_frame(&mut frame, more) {
+        loop {
+            // The next frame is converted (user code) with no borrow held;
+            // it tells whether this one is the last.
+            let next: Option<zmq::Message> = parts.next().map(Into::into);
+            match self
+                .inner
+                .kind
+                .socket
+                .send_frame(&mut frame, next.is_some())
+            {
                 Ok(Io::Done(())) => {
                     // libzmq took the content: the empty message left owns
                     // nothing (as in the write queue).
                     std::mem::forget(frame);
-                    sent_any = true;
+                    match next {
+                        Some(next) => frame = next,
+                        None => break,
+                    }
                 }
                 Ok(Io::WouldBlock) => {
                     // Not taken (or, after the first frame, the rest of an
                     // atomic message): queued at the head, as any write;
                     // the turn reads the events first.
                     self.inner.recheck();
-                    return self.send_queued(std::iter::once(frame).chain(parts));
+                    let rest = std::iter::once(frame).chain(next);
+                    return self.send_queued(rest.chain(parts.map(Into::into)));
                 }
                 Err(e) => {
                     self.inner.recheck();
@@ -57,7 +67,9 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
                 }
             }
         }
-        debug_assert!(sent_any);
+        // The emptied `Vec` of a `Multipart`, collected in place, is the
+        // next message's receive buffer (see `queue_write`).
+        self.inner.keep_written(parts.map(Into::into).collect());
         // The send may have consumed the fd's edge: look again next turn.
         self.inner.recheck();
         Send::done()

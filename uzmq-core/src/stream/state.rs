@@ -208,6 +208,27 @@ impl<R: Reactor, S: Socket> State<R, S> {
         }
     }
 
+    /// What a receive outside the read callback receives into: the first
+    /// frames of a message whose rest has not come, else the kept buffer
+    /// (not frames lent to a `start_read_frames` callback), if any.
+    pub(super) fn receive_buffer(&mut self) -> Multipart {
+        if self.partial.is_empty() && self.rx.is_empty() {
+            std::mem::take(&mut self.rx)
+        } else {
+            std::mem::take(&mut self.partial)
+        }
+    }
+
+    /// Puts back what a receive that found nothing (more) was receiving
+    /// into: the first frames of a message, or the empty kept buffer.
+    pub(super) fn put_back(&mut self, parts: Multipart) {
+        if !parts.is_empty() {
+            self.partial = parts;
+        } else if self.rx.capacity() == 0 {
+            self.rx = parts;
+        }
+    }
+
     /// Whether the shutdown under way has sent everything.
     pub(super) fn shutdown_drained(&self) -> bool {
         match &self.stream {
