@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use prop_support::config;
 use proptest::prelude::*;
-use tests::mock_harness::{Lp, Stream, frame_refs, message, mock_seed, new_loop, to_bytes};
+use tests::mock_harness::{Lp, Msg, Stream, frame_refs, message, mock_seed, new_loop, to_bytes};
 use uzmq_core::mock::{MockConfig, MockKind, MockPeer, MockPoint, MockProbe, mock_pair};
 use uzmq_core::{Multipart, Recv, RunMode, StreamHandle, TimerHandle};
 
@@ -1091,4 +1091,71 @@ fn ready_tasks_beyond_one_batch_run_in_the_next_iterations() {
         lp.run(RunMode::NoWait).expect("run");
     }
     assert_eq!(ran.get(), tasks, "tasks left behind after the first batch");
+}
+
+/// A task that always finds a message receives at most a read batch of
+/// them per loop iteration (its direct receives share the batch), so the
+/// loop goes round, and it still gets every one.
+#[test]
+fn a_task_that_always_finds_a_message_lets_the_loop_go_round() {
+    const BATCH: usize = 3;
+    const N: usize = 10;
+    let lp = new_loop(14);
+    let (socket, peer) = mock_pair(MockKind::Pull, MockConfig::default(), 14);
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    h.set_read_batch(BATCH);
+    for i in 0..N {
+        assert!(peer.send(&[&[i as u8]]), "delivered");
+    }
+    // The loop iteration of each receive.
+    let at: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let (log, reader, lp2) = (at.clone(), h.clone(), lp.clone());
+    lp.spawn_local(async move {
+        while reader.recv().await.is_ok() {
+            log.borrow_mut().push(lp2.reactor().iterations());
+        }
+    })
+    .expect("spawn_local");
+    for _ in 0..4 * N {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    let at = at.borrow();
+    assert_eq!(at.len(), N, "every message received");
+    for iteration in at.iter() {
+        let here = at.iter().filter(|&i| i == iteration).count();
+        assert!(
+            here <= BATCH,
+            "{here} receives in iteration {iteration}, more than the batch of {BATCH}"
+        );
+    }
+    h.close();
+}
+
+/// A task waiting in `recv()` wakes with `Err(Closed)` when its handle is
+/// closed from elsewhere.
+#[test]
+fn a_pending_recv_ends_with_closed_when_its_handle_closes() {
+    let lp = new_loop(15);
+    let (socket, _peer) = mock_pair(MockKind::Pull, MockConfig::default(), 15);
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    let got: Rc<RefCell<Option<Result<Msg, uzmq_core::Error>>>> = Rc::default();
+    let (out, reader) = (got.clone(), h.clone());
+    lp.spawn_local(async move {
+        let r = reader.recv().await.map(|m| to_bytes(&m));
+        *out.borrow_mut() = Some(r);
+    })
+    .expect("spawn_local");
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert!(got.borrow().is_none(), "nothing to receive yet");
+    h.close();
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    assert_eq!(
+        *got.borrow(),
+        Some(Err(uzmq_core::Error::Closed)),
+        "the pending recv() was woken with the close"
+    );
 }

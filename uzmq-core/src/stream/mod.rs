@@ -409,7 +409,11 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
 
     /// At most `n` messages per loop iteration (0 is taken as 1).
     pub fn set_read_batch(&self, n: usize) {
-        self.inner.st.borrow_mut().read_batch = n.max(1);
+        let mut st = self.inner.st.borrow_mut();
+        st.read_batch = n.max(1);
+        // What `recv()`/`send()` futures may still do directly before the
+        // next turn shrinks with it (the turn renews it to the new batch).
+        st.readers.budget = st.readers.budget.min(st.read_batch);
     }
 
     /// Whether read callbacks are to come.
