@@ -1159,3 +1159,43 @@ fn a_pending_recv_ends_with_closed_when_its_handle_closes() {
         "the pending recv() was woken with the close"
     );
 }
+
+/// A task that always finds the socket willing sends at most a read batch
+/// straight to libzmq per loop iteration (its direct sends share the
+/// batch); the next one waits in the queue for the turn, so the loop goes
+/// round, and every message goes out in order.
+#[test]
+fn a_task_that_always_may_send_lets_the_loop_go_round() {
+    const BATCH: usize = 3;
+    const N: u8 = 10;
+    let lp = new_loop(16);
+    let (socket, peer) = mock_pair(MockKind::Push, MockConfig::default(), 16);
+    let h = StreamHandle::new(&lp, socket).expect("handle");
+    h.set_read_batch(BATCH);
+    // The loop iteration in which each send resolved.
+    let at: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let (log, writer, lp2) = (at.clone(), h.clone(), lp.clone());
+    lp.spawn_local(async move {
+        for i in 0..N {
+            writer.send([vec![i]]).await.expect("sent");
+            log.borrow_mut().push(lp2.reactor().iterations());
+        }
+    })
+    .expect("spawn_local");
+    for _ in 0..4 * usize::from(N) {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    let at = at.borrow();
+    assert_eq!(at.len(), usize::from(N), "every send resolved");
+    for iteration in at.iter() {
+        let here = at.iter().filter(|&i| i == iteration).count();
+        assert!(
+            here <= BATCH + 1,
+            "{here} sends in iteration {iteration}: more than the batch of {BATCH} \
+             straight to libzmq and one from the queue"
+        );
+    }
+    for i in 0..N {
+        assert_eq!(peer.recv(), Some(vec![vec![i]]), "message {i} in order");
+    }
+}
