@@ -988,6 +988,165 @@ fn a_stream_handle_closed_by_its_user_leaves_the_loop_with_its_last_clone() {
     closed_by_its_user_then_let_go(&mut rig, &lp, before, h, Stream::close);
 }
 
+/// A stream handle that neither reads nor has anything queued, and no
+/// sender, does not hold the loop: once its write went out,
+/// `run(Default)` returns at once (also with the loop's door to other
+/// threads made, through which a handle waiting for its senders holds it).
+#[test]
+fn an_idle_stream_handle_does_not_hold_the_loop() {
+    let mut rig = Rig::new();
+    let lp = new_loop(41);
+    let _door = lp.remote();
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    h.write("x").expect("queued");
+    rig.events(W);
+    // Then it waits for nothing: no events read after the send.
+    rig.send("x", false, true);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert!(!h.is_active());
+    assert!(
+        !lp.run(RunMode::Default).expect("run"),
+        "run(Default) returned with something still alive"
+    );
+    rig.verify();
+}
+
+/// What a sender hands over joins the write queue in order, each call's
+/// message whole; zero parts are refused; the sender knows when its handle
+/// closed.
+#[test]
+fn a_sender_hands_its_messages_over_in_order() {
+    let mut rig = Rig::new();
+    let lp = new_loop(45);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let sender = h.sender(4).expect("sender");
+    assert!(!sender.is_closed());
+    assert!(format!("{sender:?}").contains("capacity: 4"), "{sender:?}");
+    sender.try_send_one("a".into()).expect("handed over");
+    sender.send_one("b".into()).expect("handed over");
+    sender
+        .send(vec!["c".into(), "d".into()])
+        .expect("handed over");
+    assert_eq!(
+        sender.send(Vec::new()),
+        Err(Error::Zmq(zmq::Error::EINVAL)),
+        "zero parts"
+    );
+    rig.events(W);
+    rig.send("a", false, true);
+    rig.send("b", false, true);
+    rig.send("c", true, true);
+    rig.send("d", false, true);
+    // The door's wake, then the handle's turn.
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+    h.close();
+    assert!(sender.is_closed());
+}
+
+/// A `sender()` channel whose senders are all dropped is let go by its
+/// handle and forgotten by the loop, with nothing sent, whether or not the
+/// handle held the loop for it.
+#[test]
+fn a_channel_whose_senders_are_gone_leaves_the_loop() {
+    let mut rig = Rig::new();
+    let lp = new_loop(44);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let sender = h.sender(2).expect("sender");
+    let clone = sender.clone();
+    assert_eq!(lp.open_channels(), 1);
+    drop(sender);
+    lp.run(RunMode::NoWait).expect("run");
+    assert_eq!(lp.open_channels(), 1, "a clone of the sender lives");
+    drop(clone);
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+    assert_eq!(lp.open_channels(), 0, "the channel with no sender left");
+    assert!(!h.is_active());
+    // The same on a stopped handle, which a live sender does not hold the
+    // loop for: the channel goes with nothing else changing.
+    h.stop().expect("stop");
+    drop(h.sender(1).expect("sender"));
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.verify();
+    assert_eq!(lp.open_channels(), 0, "the stopped handle's channel left");
+}
+
+/// Closing a handle with writes queued: a write's completion callback,
+/// still to run, keeps it active until the loop ran it; a `send()`
+/// future, which its task polls, does not.
+#[test]
+fn only_completion_callbacks_keep_a_closed_stream_active() {
+    for callback in [true, false] {
+        let mut rig = Rig::new();
+        let lp = new_loop(42);
+        let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+        rig.verify();
+        // Queued, and never sent: the loop does not run before the close.
+        h.write("first").expect("queued");
+        let ran: Rc<RefCell<Vec<Result<()>>>> = Rc::default();
+        let log = ran.clone();
+        let mut sent = if callback {
+            h.write_with(["x"], move |_h: &Stream, r| log.borrow_mut().push(r))
+                .expect("queued");
+            None
+        } else {
+            Some(Box::pin(h.send(["x"])))
+        };
+        h.close();
+        assert_eq!(
+            h.is_active(),
+            callback,
+            "closed with a queued write with a callback: {callback}"
+        );
+        lp.run(RunMode::NoWait).expect("run");
+        assert!(!h.is_active(), "the close finished");
+        if callback {
+            assert_eq!(*ran.borrow(), vec![Err(Error::Closed)], "the callback ran");
+        } else if let Some(sent) = &mut sent {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert_eq!(
+                sent.as_mut().poll(&mut cx),
+                std::task::Poll::Ready(Err(Error::Closed))
+            );
+        }
+        rig.verify();
+    }
+}
+
+/// A `send()` still queued when its loop goes resolves with `Err(Closed)`
+/// (its message dropped with the loop's handles), instead of waiting for
+/// ever.
+#[test]
+fn a_queued_send_ends_with_closed_when_its_loop_goes() {
+    let mut rig = Rig::new();
+    let lp = new_loop(43);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    h.write("first").expect("queued");
+    let mut sent = Box::pin(h.send(["x"]));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(
+        sent.as_mut().poll(&mut cx).is_pending(),
+        "queued behind the write"
+    );
+    drop(lp);
+    assert_eq!(
+        sent.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err(Error::Closed))
+    );
+}
+
 /// A started poll handle closed by its user is let go by the loop.
 #[test]
 fn a_poll_handle_closed_by_its_user_leaves_the_loop_with_its_last_clone() {

@@ -279,6 +279,14 @@ impl<R: Reactor> EventLoop<R> {
         members.slots.len() - members.free.len()
     }
 
+    /// How many `sender()` channels into this loop's handles the loop
+    /// knows of: each from its creation until its handle let it go (its
+    /// senders gone and its messages taken, or the handle closed); for
+    /// diagnostics and tests, as [`registered_handles`](Self::registered_handles).
+    pub fn open_channels(&self) -> usize {
+        self.shared.channel_owners.borrow().len()
+    }
+
     pub(crate) fn downgrade(&self) -> WeakLoop<R> {
         Rc::downgrade(&self.shared)
     }
