@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use super::completion::{Done, SendSlot, SlotRef};
 use super::drive::Mode;
-use super::{Inner, StreamHandle, frames};
+use super::{Inner, StreamHandle, emptied, frames};
 use crate::{Error, Events, Io, Reactor, Result, Socket};
 
 impl<R: Reactor, S: Socket> StreamHandle<R, S> {
@@ -69,7 +69,9 @@ impl<R: Reactor, S: Socket> StreamHandle<R, S> {
         }
         // The emptied `Vec` of a `Multipart`, collected in place, is the
         // next message's receive buffer (see `queue_write`).
-        self.inner.keep_written(parts.map(Into::into).collect());
+        if self.inner.kind.socket.can_recv() {
+            self.inner.keep_written(emptied::<I, M>(parts));
+        }
         // The send may have consumed the fd's edge: look again next turn.
         self.inner.recheck();
         Send::done()
