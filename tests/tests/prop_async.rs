@@ -1093,6 +1093,18 @@ fn ready_tasks_beyond_one_batch_run_in_the_next_iterations() {
     assert_eq!(ran.get(), tasks, "tasks left behind after the first batch");
 }
 
+/// No loop iteration in `at` (each event's iteration) holds more than
+/// `max` events.
+fn at_most_per_iteration(at: &[u64], max: usize, what: &str) {
+    for iteration in at {
+        let here = at.iter().filter(|&i| i == iteration).count();
+        assert!(
+            here <= max,
+            "{here} {what} in iteration {iteration}, more than {max}"
+        );
+    }
+}
+
 /// A task that always finds a message receives at most a read batch of
 /// them per loop iteration (its direct receives share the batch), so the
 /// loop goes round, and it still gets every one.
@@ -1121,13 +1133,7 @@ fn a_task_that_always_finds_a_message_lets_the_loop_go_round() {
     }
     let at = at.borrow();
     assert_eq!(at.len(), N, "every message received");
-    for iteration in at.iter() {
-        let here = at.iter().filter(|&i| i == iteration).count();
-        assert!(
-            here <= BATCH,
-            "{here} receives in iteration {iteration}, more than the batch of {BATCH}"
-        );
-    }
+    at_most_per_iteration(&at, BATCH, "receives (the batch)");
     h.close();
 }
 
@@ -1187,14 +1193,11 @@ fn a_task_that_always_may_send_lets_the_loop_go_round() {
     }
     let at = at.borrow();
     assert_eq!(at.len(), usize::from(N), "every send resolved");
-    for iteration in at.iter() {
-        let here = at.iter().filter(|&i| i == iteration).count();
-        assert!(
-            here <= BATCH + 1,
-            "{here} sends in iteration {iteration}: more than the batch of {BATCH} \
-             straight to libzmq and one from the queue"
-        );
-    }
+    at_most_per_iteration(
+        &at,
+        BATCH + 1,
+        "sends (the batch straight to libzmq, and one from the queue)",
+    );
     for i in 0..N {
         assert_eq!(peer.recv(), Some(vec![vec![i]]), "message {i} in order");
     }

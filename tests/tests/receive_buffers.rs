@@ -13,11 +13,32 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use tests::mock_harness::{Lp, Msg, Stream, new_loop, settle, to_bytes};
+use uzmq_core::Multipart;
 use uzmq_core::mock::{MockConfig, MockKind, MockPeer, mock_pair};
 
-/// Each message a read callback was handed: its frames, and the data
-/// address and capacity of its buffer.
-type Seen = Rc<RefCell<Vec<(Msg, usize, usize)>>>;
+/// A message's buffer: the data address and the capacity of its `Vec`.
+type Buffer = (usize, usize);
+
+/// The buffers of the messages a callback or task was handed.
+type Seen = Rc<RefCell<Vec<Buffer>>>;
+
+fn buffer(m: &Multipart) -> Buffer {
+    (m.as_ptr() as usize, m.capacity())
+}
+
+/// Three messages, the first of three frames, each written back: all came
+/// in the first one's buffer.
+fn assert_one_buffer(what: &str, buffers: &[Buffer]) {
+    assert_eq!(buffers.len(), 3, "{what}: three messages");
+    assert!(
+        buffers[0].1 >= 3,
+        "{what}: the first buffer grew for three frames"
+    );
+    assert!(
+        buffers[1..].iter().all(|b| *b == buffers[0]),
+        "{what}: a message came in a new buffer, not the one written back: {buffers:?}"
+    );
+}
 
 /// A handle on a mock socket of `kind` whose read callback notes each
 /// message and its buffer, then writes the message back.
@@ -28,8 +49,7 @@ fn echo(lp: &Lp, kind: MockKind) -> (Stream, MockPeer, Seen) {
     let log = seen.clone();
     h.start_read(move |h: &Stream, m| {
         let m = m.expect("a message");
-        log.borrow_mut()
-            .push((to_bytes(&m), m.as_ptr() as usize, m.capacity()));
+        log.borrow_mut().push(buffer(&m));
         h.write_multipart(m).expect("the echo is queued");
     })
     .expect("start_read");
@@ -65,20 +85,7 @@ fn mock_a_message_written_back_is_the_buffer_of_the_next() {
         } else {
             round(&lp, &peer, &[first, &[b"d"], &[b"e"]]);
         }
-        let seen = seen.borrow();
-        assert_eq!(seen.len(), 3, "{kind:?}: three messages read");
-        let (_, at, room) = seen[0];
-        assert!(
-            room >= 3,
-            "{kind:?}: the first buffer grew for three frames"
-        );
-        for (msg, next_at, next_room) in &seen[1..] {
-            assert_eq!(
-                (*next_at, *next_room),
-                (at, room),
-                "{kind:?}: {msg:?} came in a new buffer, not the one written back"
-            );
-        }
+        assert_one_buffer(&format!("{kind:?}"), &seen.borrow());
     }
 }
 
@@ -94,8 +101,7 @@ fn mock_a_message_sent_back_is_the_buffer_of_the_next_recv() {
     let (log, echo) = (seen.clone(), h.clone());
     lp.spawn_local(async move {
         while let Ok(m) = echo.recv().await {
-            log.borrow_mut()
-                .push((to_bytes(&m), m.as_ptr() as usize, m.capacity()));
+            log.borrow_mut().push(buffer(&m));
             echo.send(m).await.expect("the echo is sent");
         }
     })
@@ -103,17 +109,7 @@ fn mock_a_message_sent_back_is_the_buffer_of_the_next_recv() {
     round(&lp, &peer, &[&[b"a", b"b", b"c"], &[b"d"]]);
     // The task waits in a `recv()` that found nothing.
     round(&lp, &peer, &[&[b"e"]]);
-    let seen = seen.borrow();
-    assert_eq!(seen.len(), 3, "three messages received");
-    let (_, at, room) = seen[0];
-    assert!(room >= 3, "the first buffer grew for three frames");
-    for (msg, next_at, next_room) in &seen[1..] {
-        assert_eq!(
-            (*next_at, *next_room),
-            (at, room),
-            "{msg:?} came in a new buffer, not the one sent back"
-        );
-    }
+    assert_one_buffer("a task", &seen.borrow());
     h.close();
     settle(&lp).expect("the task ends with the handle");
 }
@@ -202,11 +198,11 @@ fn a_reply_written_back_is_the_buffer_of_the_next_request() {
     let endpoint = inproc("receive-buffers");
     rep.bind(&endpoint).expect("bind");
     let h = Zmq::new(&lp, rep).expect("handle");
-    let seen: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
+    let seen: Seen = Rc::default();
     let log = seen.clone();
     h.start_read(move |h, m| {
         let m = m.expect("a request");
-        log.borrow_mut().push((m.as_ptr() as usize, m.capacity()));
+        log.borrow_mut().push(buffer(&m));
         h.write_multipart(m).expect("the reply is queued");
     })
     .expect("start_read");
@@ -224,12 +220,7 @@ fn a_reply_written_back_is_the_buffer_of_the_next_request() {
             request.iter().map(|f| f.to_vec()).collect::<Vec<_>>()
         );
     }
-    let seen = seen.borrow();
-    assert!(seen[0].1 >= 3, "the first buffer grew for three frames");
-    assert!(
-        seen[1..].iter().all(|b| *b == seen[0]),
-        "a request came in a new buffer, not the reply's: {seen:?}"
-    );
+    assert_one_buffer("a REP", &seen.borrow());
     h.close();
 }
 
@@ -246,11 +237,11 @@ fn a_reply_sent_back_is_the_buffer_of_the_next_recv() {
     let endpoint = inproc("receive-buffers-async");
     rep.bind(&endpoint).expect("bind");
     let h = Zmq::new(&lp, rep).expect("handle");
-    let seen: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
+    let seen: Seen = Rc::default();
     let (log, echo) = (seen.clone(), h.clone());
     lp.spawn_local(async move {
         while let Ok(m) = echo.recv().await {
-            log.borrow_mut().push((m.as_ptr() as usize, m.capacity()));
+            log.borrow_mut().push(buffer(&m));
             echo.send(m).await.expect("the reply is sent");
         }
     })
@@ -271,11 +262,6 @@ fn a_reply_sent_back_is_the_buffer_of_the_next_recv() {
             request.iter().map(|f| f.to_vec()).collect::<Vec<_>>()
         );
     }
-    let seen = seen.borrow();
-    assert!(seen[0].1 >= 3, "the first buffer grew for three frames");
-    assert!(
-        seen[1..].iter().all(|b| *b == seen[0]),
-        "a request came in a new buffer, not the reply's: {seen:?}"
-    );
+    assert_one_buffer("a REP", &seen.borrow());
     h.close();
 }
