@@ -185,27 +185,21 @@ fn mock_frames_lent_to_a_callback_stay_and_never_reach_a_recv() {
     );
 }
 
-/// The same echo on libuv and libzmq: a REP's requests after the first
-/// come in the buffer the first reply was written from.
-#[test]
-fn a_reply_written_back_is_the_buffer_of_the_next_request() {
+/// On libuv and libzmq: a REP handle that `serve` makes echo (noting each
+/// request's buffer in the list it is given) answers three requests, the
+/// first of three frames; all of them come in one buffer.
+fn real_rep_echo(what: &str, serve: impl FnOnce(&uzmq::Loop, &uzmq::Zmq, Seen)) {
     use tests::real::{LIMIT, blocking_socket, inproc, run_until, socket};
     use uzmq::{Loop, Zmq, zmq};
 
     let ctx = zmq::Context::new();
     let lp = Loop::new().expect("loop");
     let rep = socket(&ctx, zmq::REP);
-    let endpoint = inproc("receive-buffers");
+    let endpoint = inproc(what);
     rep.bind(&endpoint).expect("bind");
     let h = Zmq::new(&lp, rep).expect("handle");
     let seen: Seen = Rc::default();
-    let log = seen.clone();
-    h.start_read(move |h, m| {
-        let m = m.expect("a request");
-        log.borrow_mut().push(buffer(&m));
-        h.write_multipart(m).expect("the reply is queued");
-    })
-    .expect("start_read");
+    serve(&lp, &h, seen.clone());
     let req = blocking_socket(&ctx, zmq::REQ);
     req.connect(&endpoint).expect("connect");
     let requests: [&[&[u8]]; 3] = [&[b"a", b"b", b"c"], &[b"d"], &[b"e"]];
@@ -213,55 +207,43 @@ fn a_reply_written_back_is_the_buffer_of_the_next_request() {
         req.send_multipart(request.iter().copied(), zmq::DONTWAIT)
             .expect("the request is sent");
         run_until(&lp, LIMIT, "the request read", || seen.borrow().len() > i);
-        // The reply is queued, and sent by the step that read it.
+        // The reply went to libzmq in the step (or the task's poll) that
+        // read the request.
         let reply = req.recv_multipart(0).expect("the reply");
         assert_eq!(
             reply,
             request.iter().map(|f| f.to_vec()).collect::<Vec<_>>()
         );
     }
-    assert_one_buffer("a REP", &seen.borrow());
+    assert_one_buffer(what, &seen.borrow());
     h.close();
 }
 
-/// The async echo on libuv and libzmq: a REP task's requests after the
-/// first come in the buffer the first reply was sent from.
+/// A read callback's reply, written back: the next requests come in its
+/// buffer.
+#[test]
+fn a_reply_written_back_is_the_buffer_of_the_next_request() {
+    real_rep_echo("receive-buffers-callback", |_lp, h, seen| {
+        h.start_read(move |h, m| {
+            let m = m.expect("a request");
+            seen.borrow_mut().push(buffer(&m));
+            h.write_multipart(m).expect("the reply is queued");
+        })
+        .expect("start_read");
+    });
+}
+
+/// A task's reply, sent back: the next `recv()`s receive into its buffer.
 #[test]
 fn a_reply_sent_back_is_the_buffer_of_the_next_recv() {
-    use tests::real::{LIMIT, blocking_socket, inproc, run_until, socket};
-    use uzmq::{Loop, Zmq, zmq};
-
-    let ctx = zmq::Context::new();
-    let lp = Loop::new().expect("loop");
-    let rep = socket(&ctx, zmq::REP);
-    let endpoint = inproc("receive-buffers-async");
-    rep.bind(&endpoint).expect("bind");
-    let h = Zmq::new(&lp, rep).expect("handle");
-    let seen: Seen = Rc::default();
-    let (log, echo) = (seen.clone(), h.clone());
-    lp.spawn_local(async move {
-        while let Ok(m) = echo.recv().await {
-            log.borrow_mut().push(buffer(&m));
-            echo.send(m).await.expect("the reply is sent");
-        }
-    })
-    .expect("spawn_local");
-    let req = blocking_socket(&ctx, zmq::REQ);
-    req.connect(&endpoint).expect("connect");
-    let requests: [&[&[u8]]; 3] = [&[b"a", b"b", b"c"], &[b"d"], &[b"e"]];
-    for (i, request) in requests.iter().enumerate() {
-        req.send_multipart(request.iter().copied(), zmq::DONTWAIT)
-            .expect("the request is sent");
-        run_until(&lp, LIMIT, "the request received", || {
-            seen.borrow().len() > i
-        });
-        // The task sent the reply in the poll that received the request.
-        let reply = req.recv_multipart(0).expect("the reply");
-        assert_eq!(
-            reply,
-            request.iter().map(|f| f.to_vec()).collect::<Vec<_>>()
-        );
-    }
-    assert_one_buffer("a REP", &seen.borrow());
-    h.close();
+    real_rep_echo("receive-buffers-task", |lp, h, seen| {
+        let echo = h.clone();
+        lp.spawn_local(async move {
+            while let Ok(m) = echo.recv().await {
+                seen.borrow_mut().push(buffer(&m));
+                echo.send(m).await.expect("the reply is sent");
+            }
+        })
+        .expect("spawn_local");
+    });
 }
