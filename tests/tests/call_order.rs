@@ -1354,6 +1354,48 @@ fn refused_receives_use_up_the_batch() {
     );
 }
 
+/// A `send()` from inside a read callback goes through the queue, as a
+/// write does, and only the step sends it: right after the callback (no
+/// events read needed to try), then once more when the events read shows
+/// POLLOUT; libzmq refuses both, so it waits for the fd. A send straight
+/// from the callback would be one attempt more.
+#[test]
+fn a_send_from_a_read_callback_is_sent_by_the_step() {
+    let mut rig = Rig::new();
+    let lp = new_loop(46);
+    let (h, _read) = sleeping_reader(&mut rig, &lp);
+    let sends = Rc::new(RefCell::new(Vec::new()));
+    let keep = sends.clone();
+    h.start_read(move |h: &Stream, _m| keep.borrow_mut().push(h.send(["x"])))
+        .expect("start_read");
+    {
+        let mut calls = rig.expect_only(false);
+        calls.expect_events().returning(|| Ok(R | W));
+        let mut first = true;
+        calls
+            .expect_recv_frame()
+            .returning_st(move |frame: &mut zmq::Message| {
+                if std::mem::take(&mut first) {
+                    *frame = zmq::Message::from("a");
+                    Ok(Io::Done(false))
+                } else {
+                    Ok(Io::WouldBlock)
+                }
+            });
+        calls
+            .expect_send_frame()
+            .times(2)
+            .returning(|_, _| Ok(Io::WouldBlock));
+    }
+    rig.fd.set_readable(true);
+    for _ in 0..3 {
+        lp.run(RunMode::NoWait).expect("run");
+    }
+    rig.calls.borrow_mut().checkpoint();
+    assert_eq!(sends.borrow().len(), 1, "one message read");
+    assert_eq!(h.write_queue_size(), 1, "the send waits in the queue");
+}
+
 /// Writes libzmq rejects (EHOSTUNREACH) leave the queue one by one, and
 /// each rejection uses up the batch as a success would.
 #[test]
