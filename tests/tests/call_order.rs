@@ -1396,6 +1396,59 @@ fn a_send_from_a_read_callback_is_sent_by_the_step() {
     assert_eq!(h.write_queue_size(), 1, "the send waits in the queue");
 }
 
+/// Counts its wakes.
+struct Wakes(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Wakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A waiting `recv()` that the step told of a message, and whose receive
+/// then found none, waits for the fd as the step's own refused receives
+/// do: a later step for a write is not a reason to tell it again.
+#[test]
+fn a_told_recv_that_found_nothing_waits_for_the_fd() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Waker};
+
+    let mut rig = Rig::new();
+    let lp = new_loop(47);
+    let h = Stream::new(&lp, rig.socket()).expect("stream handle");
+    rig.verify();
+    let wakes = Arc::new(Wakes(Default::default()));
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut recv = Box::pin(h.recv());
+    // A lone reader tries at once, finds nothing and waits in line.
+    rig.recv(None);
+    assert!(recv.as_mut().poll(&mut cx).is_pending());
+    rig.verify();
+    // The step sees POLLIN and tells it.
+    rig.fd.set_readable(true);
+    rig.events(R);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "told once");
+    // Its receive finds nothing after all.
+    rig.recv(None);
+    assert!(recv.as_mut().poll(&mut cx).is_pending());
+    rig.verify();
+    // A write makes a step; POLLIN still shows, the fd is quiet.
+    h.write("x").expect("queued");
+    rig.events(R | W);
+    rig.send("x", false, true);
+    lp.run(RunMode::NoWait).expect("run");
+    rig.verify();
+    assert_eq!(
+        wakes.0.load(Ordering::SeqCst),
+        1,
+        "told again without a new edge on the fd"
+    );
+}
+
 /// Writes libzmq rejects (EHOSTUNREACH) leave the queue one by one, and
 /// each rejection uses up the batch as a success would.
 #[test]
