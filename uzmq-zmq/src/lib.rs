@@ -5,15 +5,20 @@
 //! it with `EAGAIN`, which would lose a queued write. So sends go through
 //! `zmq_msg_send` on the caller's message directly (module `raw`): libzmq
 //! leaves a refused message untouched, and the caller keeps it.
+//!
+//! [`LargeContext`] is a libzmq context for more sockets than libzmq's
+//! default 1,023, which the `zmq` crate cannot raise.
 
 // Unsafe code is denied but in the one module that calls libzmq directly.
 #![deny(unsafe_code)]
 
+mod context;
 #[allow(unsafe_code)]
 mod raw;
 
 use std::cell::RefCell;
 
+pub use context::LargeContext;
 use uzmq_core::{Error, Events, Io, RawFd, Result, Socket};
 
 /// A `zmq::Socket` as the handles drive it.

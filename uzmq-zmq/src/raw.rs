@@ -3,7 +3,9 @@
 //! `ZMQ_EVENTS` read of the hot path (one call each, where the `zmq`
 //! crate's wrappers add a layer of their own per message),
 //! `zmq_setsockopt` of an `int` option, `zmq_socket_monitor` with a NULL
-//! endpoint, and `zmq_unbind`.
+//! endpoint, `zmq_unbind`, and a context of our own (`zmq_ctx_new`,
+//! `zmq_ctx_set`, `zmq_socket`, `zmq_ctx_term`) for a socket limit the
+//! crate cannot set.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};
@@ -44,12 +46,7 @@ impl RawSocket {
         // later zmq_msg_close in Message's Drop is valid), on failure it is
         // left as it was.
         let rc = unsafe { zmq_sys::zmq_msg_send(msg, self.0, flags) };
-        if rc == -1 {
-            // SAFETY: zmq_errno only reads the calling thread's errno.
-            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
-        } else {
-            Ok(())
-        }
+        if rc == -1 { Err(last_error()) } else { Ok(()) }
     }
 }
 
@@ -65,8 +62,7 @@ impl RawSocket {
         // the new one, and on failure leaves the message as it was.
         let rc = unsafe { zmq_sys::zmq_msg_recv(msg, self.0, zmq_sys::ZMQ_DONTWAIT as i32) };
         if rc == -1 {
-            // SAFETY: zmq_errno only reads the calling thread's errno.
-            return Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }));
+            return Err(last_error());
         }
         // SAFETY: `msg` is still the valid message libzmq just filled; this
         // only reads its flags.
@@ -91,8 +87,7 @@ impl RawSocket {
             )
         };
         if rc == -1 {
-            // SAFETY: zmq_errno only reads the calling thread's errno.
-            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
+            Err(last_error())
         } else {
             Ok(events)
         }
@@ -109,12 +104,7 @@ impl RawSocket {
         // monitoring"; it reads nothing through it, and the event mask is
         // ignored then.
         let rc = unsafe { zmq_sys::zmq_socket_monitor(self.0, std::ptr::null(), 0) };
-        if rc == -1 {
-            // SAFETY: zmq_errno only reads the calling thread's errno.
-            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
-        } else {
-            Ok(())
-        }
+        if rc == -1 { Err(last_error()) } else { Ok(()) }
     }
 }
 
@@ -125,12 +115,7 @@ impl RawSocket {
         // thread that owns it; `endpoint` is a NUL-terminated string that
         // outlives the call, which libzmq only reads.
         let rc = unsafe { zmq_sys::zmq_unbind(self.0, endpoint.as_ptr()) };
-        if rc == -1 {
-            // SAFETY: zmq_errno only reads the calling thread's errno.
-            Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
-        } else {
-            Ok(())
-        }
+        if rc == -1 { Err(last_error()) } else { Ok(()) }
     }
 }
 
@@ -155,10 +140,87 @@ pub(crate) fn set_int_option(
             std::mem::size_of::<i32>(),
         )
     };
-    if rc == -1 {
-        // SAFETY: zmq_errno only reads the calling thread's errno.
-        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
-    } else {
-        Ok(())
+    if rc == -1 { Err(last_error()) } else { Ok(()) }
+}
+
+/// A libzmq context made and terminated here, for options the `zmq` crate
+/// cannot set on its own contexts (`ZMQ_MAX_SOCKETS`). Its sockets are
+/// plain `zmq::Socket`s that hold no reference to it.
+pub(crate) struct RawContext(*mut c_void);
+
+impl RawContext {
+    /// `zmq_ctx_new`.
+    pub(crate) fn new() -> Result<Self, zmq::Error> {
+        // SAFETY: zmq_ctx_new takes no arguments; it returns a new context
+        // or null, checked here.
+        let ctx = unsafe { zmq_sys::zmq_ctx_new() };
+        if ctx.is_null() {
+            Err(last_error())
+        } else {
+            Ok(RawContext(ctx))
+        }
     }
+
+    /// `zmq_ctx_set(option, value)`.
+    pub(crate) fn set(&self, option: u32, value: i32) -> Result<(), zmq::Error> {
+        let option = i32::try_from(option).map_err(|_| zmq::Error::EINVAL)?;
+        // SAFETY: `self.0` is the live context this value owns (terminated
+        // only by its drop); every context option takes an int by value,
+        // and libzmq refuses an unknown one with EINVAL.
+        let rc = unsafe { zmq_sys::zmq_ctx_set(self.0, option, value) };
+        if rc == -1 { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// `zmq_socket`, owned by the `zmq::Socket` returned (closed when it
+    /// drops).
+    pub(crate) fn socket(&self, kind: zmq::SocketType) -> Result<zmq::Socket, zmq::Error> {
+        // The `zmq` crate keeps its own mapping to libzmq's numbers private.
+        let raw = match kind {
+            zmq::PAIR => zmq_sys::ZMQ_PAIR,
+            zmq::PUB => zmq_sys::ZMQ_PUB,
+            zmq::SUB => zmq_sys::ZMQ_SUB,
+            zmq::REQ => zmq_sys::ZMQ_REQ,
+            zmq::REP => zmq_sys::ZMQ_REP,
+            zmq::DEALER => zmq_sys::ZMQ_DEALER,
+            zmq::ROUTER => zmq_sys::ZMQ_ROUTER,
+            zmq::PULL => zmq_sys::ZMQ_PULL,
+            zmq::PUSH => zmq_sys::ZMQ_PUSH,
+            zmq::XPUB => zmq_sys::ZMQ_XPUB,
+            zmq::XSUB => zmq_sys::ZMQ_XSUB,
+            zmq::STREAM => zmq_sys::ZMQ_STREAM,
+        };
+        let raw = i32::try_from(raw).map_err(|_| zmq::Error::EINVAL)?;
+        // SAFETY: `self.0` is a live context (see `set`); zmq_socket
+        // returns a new socket or null, checked here.
+        let socket = unsafe { zmq_sys::zmq_socket(self.0, raw) };
+        if socket.is_null() {
+            return Err(last_error());
+        }
+        // SAFETY: `socket` was just created and nothing else owns it; the
+        // `zmq::Socket` closes it once, when it drops.
+        Ok(unsafe { zmq::Socket::from_raw(socket) })
+    }
+}
+
+impl Drop for RawContext {
+    /// `zmq_ctx_term`, again while a signal interrupts it (as the `zmq`
+    /// crate's contexts do). It returns once every socket of the context
+    /// is closed.
+    fn drop(&mut self) {
+        loop {
+            // SAFETY: `self.0` is the live context this value owns, never
+            // used after this loop.
+            let rc = unsafe { zmq_sys::zmq_ctx_term(self.0) };
+            if rc == 0 || last_error() != zmq::Error::EINTR {
+                break;
+            }
+        }
+    }
+}
+
+/// The error of the libzmq call that just failed on this thread.
+#[inline]
+fn last_error() -> zmq::Error {
+    // SAFETY: zmq_errno only reads the calling thread's errno.
+    zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
 }

@@ -10,9 +10,7 @@
 //! `uzmq-counterpart` calls [`counterpart::main`], `uzmq-bench` calls
 //! [`driver::main`], `uzmq-soak` calls [`soak::main`]. Every bench child prints exactly one JSON line on stdout
 //! ([`json`]) and everything else on stderr.
-// One module, [`scale`], may use `unsafe`: libzmq's socket limit has no
-// safe setter. Everything else stays safe.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod args;
 pub mod counterpart;

@@ -17,11 +17,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use uzmq::{Events, Loop, RunMode, Timer, Zmq, ZmqPoll};
+use uzmq_zmq::LargeContext;
 
 use super::idle::Closer;
 use super::uzmq_side::POLL_BATCH;
 use super::{Failure, HandleKind, Outcome, RecvCount};
-use crate::scale::{ManyContext, ensure_fds};
+use crate::scale::ensure_fds;
 use crate::window::Window;
 
 /// Parameters of W7.
@@ -49,7 +50,7 @@ struct Rig {
 }
 
 impl Rig {
-    fn new(ctx: &ManyContext, p: &FanIn) -> Result<Rig, Failure> {
+    fn new(ctx: &LargeContext, p: &FanIn) -> Result<Rig, Failure> {
         let mut pulls = Vec::with_capacity(p.sockets);
         let mut pushes: Vec<Vec<zmq::Socket>> = (0..p.senders).map(|_| Vec::new()).collect();
         for i in 0..p.sockets {
@@ -148,9 +149,9 @@ fn outcome(
     }
 }
 
-fn context(p: &FanIn) -> Result<ManyContext, Failure> {
+fn context(p: &FanIn) -> Result<LargeContext, Failure> {
     ensure_fds(2 * p.sockets).map_err(Failure::Other)?;
-    Ok(ManyContext::new(2 * p.sockets + 64)?)
+    Ok(LargeContext::new(2 * p.sockets + 64)?)
 }
 
 /// W7 through uzmq: one handle per PULL socket on one loop.

@@ -7,23 +7,24 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use uzmq::{Events, Loop, RunMode, Timer, Zmq, ZmqPoll};
+use uzmq_zmq::LargeContext;
 
 use super::{Failure, HandleKind, Outcome};
 use crate::json::Value;
-use crate::scale::{ManyContext, ensure_fds, rss_bytes};
+use crate::scale::{ensure_fds, rss_bytes};
 
 /// A context for `k` idle sockets (and a few more), the fd limit raised
 /// to fit them; `None` for none.
-pub fn context(k: usize) -> Result<Option<ManyContext>, Failure> {
+pub fn context(k: usize) -> Result<Option<LargeContext>, Failure> {
     if k == 0 {
         return Ok(None);
     }
     ensure_fds(k).map_err(Failure::Other)?;
-    Ok(Some(ManyContext::new(k + 64)?))
+    Ok(Some(LargeContext::new(k + 64)?))
 }
 
 /// `k` unconnected PULL sockets of `ctx`.
-pub fn sockets(ctx: Option<&ManyContext>, k: usize) -> Result<Vec<zmq::Socket>, Failure> {
+pub fn sockets(ctx: Option<&LargeContext>, k: usize) -> Result<Vec<zmq::Socket>, Failure> {
     let Some(ctx) = ctx else {
         return Ok(Vec::new());
     };
