@@ -5,7 +5,7 @@
 //! in `target/bench/` (`report.md`, `report.json`, `ratios.svg`).
 //!
 //! `cargo xtask bench --instructions` counts instructions per message of
-//! W1-W3, W6 and W8's round trip under valgrind's callgrind instead
+//! W1-W3, W6, W7 and W8's round trip under valgrind's callgrind instead
 //! (valgrind must be installed: `apt-get install valgrind`); the driver
 //! checks for it and says so. Beside raw libzmq and the handle kinds
 //! (`stream`, `frames`, `poll`, `async`, `sender`), W3 also runs the

@@ -31,7 +31,9 @@ commands:
                                 ThreadSanitizer (nightly toolchain with rust-src, added
                                 with rustup when missing; std and libuv instrumented too)
   demo                          run the demo (cargo run --release -p uzmq --example demo)
-  bench [--quick | --micro]     run the benchmarks (uzmq-bench, release build; --micro: criterion)
+  bench [options | --micro]     run the benchmarks (uzmq-bench, release build; --quick: about
+                                a minute; --instructions: instructions per message under
+                                callgrind; --help: every option; --micro: criterion)
   mutants [--fast] [--jobs N]   mutation testing of uzmq-core (mock excluded) with cargo-mutants
                                 against the tests of package `tests` (installs cargo-mutants;
                                 --fast: mock-backend tests only); known equivalents are listed

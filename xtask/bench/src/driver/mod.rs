@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! uzmq-bench [--quick] [--instructions] [--reps N] [--only w1,w3,...] [--variants raw,floor,stream,frames,poll,async,sender]
-//!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S]
+//!            [--out DIR] [--bin-dir DIR] [--hwm H] [--timeout-s T] [--quiet-wait-s S] [--help]
 //! ```
 //!
 //! Each measurement is a pair of processes, `uzmq-peer` (or `raw-peer`),
@@ -20,7 +20,7 @@
 //! load on the machine to calm down, and records how busy it was
 //! ([`quiet`]); the report counts the measurements that began busy.
 //!
-//! `--instructions` runs W1-W3, W6 and W8's round trip once per variant
+//! `--instructions` runs W1-W3, W6, W7 and W8's round trip once per variant
 //! with the peer under callgrind instead and reports instructions per
 //! message ([`instructions`]).
 
@@ -337,9 +337,32 @@ impl Results {
     }
 }
 
+/// What `--help` prints, and a usage error points to.
+const USAGE: &str = "\
+usage: uzmq-bench [options]        (as cargo xtask bench [options])
+  --quick              the short plan: about a minute
+  --instructions       count instructions per message under callgrind (valgrind)
+                       instead of timing: W1-W3, W6, W7 and W8's round trip
+  --reps N             repetitions of each measurement
+  --only w1,w3,...     only these workloads (w1 ... w8)
+  --variants raw,...   only these variants: raw, floor, stream, frames, poll, async, sender
+  --out DIR            where the report goes (default: target/bench)
+  --bin-dir DIR        where uzmq-peer, raw-peer and uzmq-counterpart are
+                       (default: beside uzmq-bench)
+  --hwm H              high-water mark of W1 and W2 (default: 1000)
+  --timeout-s T        deadline of each child process (default: 30 quick, 60 full)
+  --quiet-wait-s S     wait up to S seconds for other load to calm down before
+                       each measurement (default: 3)
+  --help               print this text";
+
 /// Runs the `uzmq-bench` command line.
 pub fn main() -> ExitCode {
-    match run(env::args().skip(1)) {
+    let words: Vec<String> = env::args().skip(1).collect();
+    if words.iter().any(|w| w == "--help" || w == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    match run(words.into_iter()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("uzmq-bench: error: {e}");
@@ -511,9 +534,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut args = Args::parse(words)?;
     if let Some(command) = &args.command {
-        return Err(format!(
-            "unexpected argument `{command}` (options: --quick, --instructions, --reps N, --only w1,w2, --variants raw,floor,stream,frames,poll,async,sender, --out DIR, --bin-dir DIR, --hwm H, --timeout-s T, --quiet-wait-s S)"
-        ));
+        return Err(format!("unexpected argument `{command}`\n{USAGE}"));
     }
     let exe_dir = env::current_exe()
         .ok()
@@ -547,7 +568,8 @@ fn parse_options(words: impl Iterator<Item = String>) -> Result<Options, String>
     let hwm = args.take_or("hwm", crate::peer::DEFAULT_HWM)?;
     let quiet_wait = crate::secs(args.take_or("quiet-wait-s", 3.0)?);
     let timeout_s = args.take_opt::<f64>("timeout-s")?.map(|t| t.max(0.1));
-    args.finish()?;
+    args.finish()
+        .map_err(|e| format!("{e} (--help lists the options)"))?;
     Ok(Options {
         quick,
         reps,
