@@ -17,7 +17,8 @@ use crate::raw::RawContext;
 /// the process's open-file limit (`RLIMIT_NOFILE`) raised to match.
 ///
 /// ```
-/// let ctx = uzmq_zmq::LargeContext::new(2)?;
+/// # use uzmq_zmq::LargeContext;
+/// let ctx = LargeContext::new(2)?;
 /// let pull = ctx.socket(zmq::PULL)?;
 /// let push = ctx.socket(zmq::PUSH)?;
 /// // The limit holds: a third socket is refused.

@@ -227,10 +227,14 @@ pub use uzmq_core::zap::CurveKeys;
 pub use uzmq_core::{
     DEFAULT_READ_BATCH, Error, EventKind, Events, Multipart, Result, RunMode, SocketEvent,
 };
+#[doc(inline)]
+pub use uzmq_zmq::LargeContext;
 pub use uzmq_zmq::set_int_option;
-/// The `zmq` crate uzmq is built with: create contexts and sockets with it.
+/// The `zmq` crate uzmq is built with: create contexts and sockets with it
+/// (or with a [`LargeContext`], for more than libzmq's default 1,023
+/// sockets in one context).
 pub use zmq;
 /// The `zmq-sys` crate (libzmq's C API) the `zmq` crate is built on, for
-/// libzmq options the `zmq` crate has no setter for, such as raising the
-/// context's socket limit (`ZMQ_MAX_SOCKETS`) or `ZMQ_XPUB_NODROP`.
+/// libzmq option numbers the `zmq` crate has no setter for, such as
+/// `ZMQ_XPUB_NODROP` (set with [`set_int_option`]).
 pub use zmq_sys;
