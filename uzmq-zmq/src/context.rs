@@ -33,11 +33,19 @@ pub struct LargeContext {
 }
 
 impl LargeContext {
-    /// A new context allowing `max_sockets` sockets; `EINVAL` for a limit
-    /// libzmq does not accept (0, or more than its `ZMQ_SOCKET_LIMIT`).
+    /// A new context allowing `max_sockets` sockets; `EINVAL` for 0 or for
+    /// more than libzmq's `ZMQ_SOCKET_LIMIT` (65,535 on Linux).
     pub fn new(max_sockets: usize) -> Result<Self, zmq::Error> {
-        let limit = i32::try_from(max_sockets).map_err(|_| zmq::Error::EINVAL)?;
         let raw = RawContext::new()?;
+        // libzmq itself takes any positive int, but sizes a table of
+        // slots by it (plus a few) in an int: near i32::MAX that overflows
+        // and its C++ exception aborts the process. Its own ceiling,
+        // ZMQ_SOCKET_LIMIT, is the documented range.
+        let ceiling = raw.get(zmq_sys::ZMQ_SOCKET_LIMIT)?;
+        let limit = i32::try_from(max_sockets)
+            .ok()
+            .filter(|&n| n >= 1 && n <= ceiling)
+            .ok_or(zmq::Error::EINVAL)?;
         raw.set(zmq_sys::ZMQ_MAX_SOCKETS, limit)?;
         Ok(LargeContext { raw })
     }
@@ -103,11 +111,15 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_libzmq_refuses_is_einval() {
-        assert_eq!(LargeContext::new(0).err(), Some(zmq::Error::EINVAL));
-        assert_eq!(
-            LargeContext::new(usize::MAX).err(),
-            Some(zmq::Error::EINVAL)
-        );
+    fn a_limit_past_libzmqs_ceiling_is_einval_and_the_ceiling_is_taken() {
+        for refused in [0, 65_536, i32::MAX as usize, usize::MAX] {
+            assert_eq!(
+                LargeContext::new(refused).err(),
+                Some(zmq::Error::EINVAL),
+                "max_sockets {refused}"
+            );
+        }
+        let ctx = LargeContext::new(65_535).unwrap();
+        drop(ctx.socket(zmq::PAIR).unwrap());
     }
 }

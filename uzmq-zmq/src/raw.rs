@@ -171,6 +171,18 @@ impl RawContext {
         if rc == -1 { Err(last_error()) } else { Ok(()) }
     }
 
+    /// `zmq_ctx_get(option)`.
+    pub(crate) fn get(&self, option: u32) -> Result<i32, zmq::Error> {
+        let option = i32::try_from(option).map_err(|_| zmq::Error::EINVAL)?;
+        // SAFETY: as in `set`; zmq_ctx_get only reads the context.
+        let value = unsafe { zmq_sys::zmq_ctx_get(self.0, option) };
+        if value == -1 {
+            Err(last_error())
+        } else {
+            Ok(value)
+        }
+    }
+
     /// `zmq_socket`, owned by the `zmq::Socket` returned (closed when it
     /// drops).
     pub(crate) fn socket(&self, kind: zmq::SocketType) -> Result<zmq::Socket, zmq::Error> {
