@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, PoisonError};
+use std::thread;
 
 use uzmq::{Error, Loop, Zmq, zmq};
 
@@ -18,7 +19,7 @@ use crate::real::{inproc, limit, run_to_end, run_until, seq, seq_of, settle, soc
 /// the loop's thread, and each thread's in the order it posted them.
 pub fn posts_from_threads(threads: usize, per_thread: usize) {
     let lp = Loop::new().expect("loop");
-    let loop_thread = std::thread::current().id();
+    let loop_thread = thread::current().id();
     let ran = Arc::new(Mutex::new(vec![Vec::new(); threads]));
     let peers: Vec<_> = (0..threads)
         .map(|t| {
@@ -28,7 +29,7 @@ pub fn posts_from_threads(threads: usize, per_thread: usize) {
                     let ran = ran.clone();
                     remote
                         .post(move |_| {
-                            assert_eq!(std::thread::current().id(), loop_thread);
+                            assert_eq!(thread::current().id(), loop_thread);
                             lock(&ran)[t].push(i);
                         })
                         .expect("post to a live loop");
@@ -136,6 +137,18 @@ struct Fate {
     accepted: AtomicUsize,
 }
 
+impl Fate {
+    /// Functions made and not dropped yet: posted and waiting, or running.
+    fn outstanding(&self) -> usize {
+        let dropped = self.dropped.load(Ordering::SeqCst);
+        self.made.load(Ordering::SeqCst).saturating_sub(dropped)
+    }
+}
+
+/// Posted functions in flight at most (all threads together) in
+/// [`posts_racing_with_drop`]: a few loop iterations' worth.
+const MAX_OUTSTANDING: usize = 4 * uzmq::DEFAULT_READ_BATCH;
+
 /// Moved into each posted function: counts its drop.
 struct Probe(Arc<Fate>);
 
@@ -145,7 +158,8 @@ impl Drop for Probe {
     }
 }
 
-/// `rounds` times: `threads` threads post as fast as they can, and one
+/// `rounds` times: `threads` threads post as fast as they can (with at
+/// most [`MAX_OUTSTANDING`] functions in flight), and one
 /// more hands messages over through a `Sender` to a PUSH without a peer
 /// (so it soon blocks on capacity), while the loop runs a little and is
 /// then dropped under them. Every post returns `Ok` or `Err(Closed)`, and
@@ -164,6 +178,14 @@ pub fn posts_racing_with_drop(rounds: usize, threads: usize) {
                 spawn_peer(&format!("poster {t}"), move || {
                     start.wait();
                     loop {
+                        // A bounded backlog: under valgrind, whose threads
+                        // take turns, the posters could otherwise queue
+                        // millions of functions before the loop's thread
+                        // runs once. Dropping the loop drops the backlog
+                        // (or closes the door), so this wait ends.
+                        while fate.outstanding() >= MAX_OUTSTANDING && !remote.is_closed() {
+                            thread::yield_now();
+                        }
                         fate.made.fetch_add(1, Ordering::SeqCst);
                         let probe = Probe(fate.clone());
                         let r = remote.post(move |_| {
