@@ -4,8 +4,8 @@
 //! crate's wrappers add a layer of their own per message),
 //! `zmq_setsockopt` of an `int` option, `zmq_socket_monitor` with a NULL
 //! endpoint, `zmq_unbind`, and a context of our own (`zmq_ctx_new`,
-//! `zmq_ctx_set`, `zmq_socket`, `zmq_ctx_term`) for a socket limit the
-//! crate cannot set.
+//! `zmq_ctx_get`, `zmq_ctx_set`, `zmq_socket`, `zmq_ctx_term`) for a
+//! socket limit the crate cannot set.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};
