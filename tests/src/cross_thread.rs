@@ -159,7 +159,7 @@ impl Drop for Probe {
 }
 
 /// `rounds` times: `threads` threads post as fast as they can (with at
-/// most [`MAX_OUTSTANDING`] functions in flight), and one
+/// most `MAX_OUTSTANDING` functions in flight), and one
 /// more hands messages over through a `Sender` to a PUSH without a peer
 /// (so it soon blocks on capacity), while the loop runs a little and is
 /// then dropped under them. Every post returns `Ok` or `Err(Closed)`, and
