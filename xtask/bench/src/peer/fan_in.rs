@@ -252,6 +252,9 @@ pub fn uzmq(kind: HandleKind, p: &FanIn) -> Result<Outcome, Failure> {
     // Until the closes complete: the handles' sockets close with them,
     // before the context ends.
     lp.run(RunMode::Default)?;
+    // The last clone of the loop besides `lp` (the callbacks' went with
+    // their handles and the timer): the loop ends here, before the senders.
+    drop(stop);
     drop(lp);
     let sent = rig.finish();
     let count = count.borrow();
