@@ -1,9 +1,10 @@
-//! The ordered write queue of a stream handle: frames flat in one deque,
-//! each message's last frame carrying its optional completion callback, so
-//! a one-frame message costs one push and one pop (and no allocation once
-//! the deque is warm).
+//! The ordered write queue of a stream handle: frames flat in a vector
+//! read from a cursor, each message's last frame carrying its optional
+//! completion. The entries have no drop code, so a run of sent frames
+//! leaves the queue for the cost of a cursor step each, and a one-frame
+//! message costs one push and one step (and no allocation once warm).
 
-use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
 
 use crate::{Error, Io, Socket};
 
@@ -17,35 +18,53 @@ pub(crate) enum RunEnd<C> {
     Failed(Error, Option<C>),
 }
 
-/// What sending a frame ends (see `send_run`).
-enum Ends {
-    /// Nothing: more frames of its message follow.
-    Nothing,
-    /// A message with no completion.
-    Plain,
-    /// A message with a completion callback.
-    Completed,
-}
+/// A queued frame. Once libzmq took it, the message left behind is empty
+/// and owns nothing (the `Socket` contract), so a sent frame is left as it
+/// is, without the FFI call that dropping a `zmq::Message` makes; one that
+/// leaves the queue unsent is closed by hand.
+type Frame = ManuallyDrop<zmq::Message>;
 
 /// Where a queued frame sits in its message.
 enum Place<C> {
     /// More frames of the message follow.
     More,
-    /// The message's last frame, with the message's completion callback.
-    Last(Option<C>),
+    /// The message's last frame, with the message's completion callback,
+    /// if any, until the message leaves the queue (dropped by hand, as the
+    /// frame is, so that an entry has no drop code).
+    Last(ManuallyDrop<Option<C>>),
+}
+
+type Entry<C> = (Frame, Place<C>);
+
+/// Closes an entry that leaves the queue unsent; its callback, if any.
+fn take_unsent<C>((frame, place): Entry<C>) -> Option<Option<C>> {
+    drop(ManuallyDrop::into_inner(frame));
+    match place {
+        Place::More => None,
+        Place::Last(done) => Some(ManuallyDrop::into_inner(done)),
+    }
 }
 
 pub(crate) struct WriteQueue<C> {
-    /// Every queued frame, in order.
-    frames: VecDeque<(zmq::Message, Place<C>)>,
-    /// Messages queued (the `Last` entries in `frames`).
+    /// The queue is `front[sent..]` then `back`, oldest first. Entries
+    /// before `sent` left (sent, or closed) and own nothing. A write joins
+    /// `front` while none of it left, else `back`, which becomes `front`
+    /// once `front` is done: no entry ever moves, and neither vector grows
+    /// past the longest queue. So `back` holds entries only while `front`
+    /// holds some that have not left, and a message never spans the two.
+    front: Vec<Entry<C>>,
+    sent: usize,
+    back: Vec<Entry<C>>,
+    /// Messages queued (the `Last` entries in the queue).
     messages: usize,
 }
 
 impl<C> Default for WriteQueue<C> {
     fn default() -> Self {
         WriteQueue {
-            frames: VecDeque::new(),
+            front: Vec::new(),
+            sent: 0,
+            back: Vec::new(),
             messages: 0,
         }
     }
@@ -83,12 +102,11 @@ impl<C> WriteQueue<C> {
     ) {
         for _ in 1..frames.len() {
             if let Some(frame) = frames.next() {
-                self.frames.push_back((frame, Place::More));
+                self.push_entry(frame, Place::More);
             }
         }
         if let Some(frame) = frames.next() {
-            self.frames.push_back((frame, Place::Last(done)));
-            self.messages += 1;
+            self.push_one(frame, done);
         }
     }
 
@@ -96,15 +114,26 @@ impl<C> WriteQueue<C> {
     /// through.
     #[inline]
     pub(crate) fn push_one(&mut self, frame: zmq::Message, done: Option<C>) {
-        self.frames.push_back((frame, Place::Last(done)));
+        self.push_entry(frame, Place::Last(ManuallyDrop::new(done)));
         self.messages += 1;
+    }
+
+    #[inline]
+    fn push_entry(&mut self, frame: zmq::Message, place: Place<C>) {
+        let line = if self.sent == 0 {
+            &mut self.front
+        } else {
+            &mut self.back
+        };
+        line.push((Frame::new(frame), place));
     }
 
     /// Sends head messages until `max` went, one with a completion went,
     /// the queue ran empty, or libzmq pushed back or refused. Returns how
     /// many went without a completion, and what ended the run, unless it
-    /// was `max` or the empty queue. One loop over the frames, so the
-    /// common message (no completion) costs no outcome built and matched.
+    /// was `max` or the empty queue. Sent frames are stepped past once per
+    /// run, so the common message (one frame, no completion) costs a send
+    /// and a few tests.
     #[inline]
     pub(crate) fn send_run(
         &mut self,
@@ -114,61 +143,60 @@ impl<C> WriteQueue<C> {
         let mut plain = 0;
         // `plain` only grows at a message's end, so a run never stops
         // inside a message for the cap.
-        while plain < max {
-            let Some((frame, place)) = self.frames.front_mut() else {
-                break;
-            };
-            // What the frame ends, known before the send, so a frame with
-            // no completion leaves the queue with no look at its entry.
-            let ends = match place {
-                Place::More => Ends::Nothing,
-                Place::Last(None) => Ends::Plain,
-                Place::Last(Some(_)) => Ends::Completed,
-            };
-            match socket.send_frame(frame, matches!(ends, Ends::Nothing)) {
-                Ok(Io::Done(())) => match ends {
-                    Ends::Nothing => self.forget_head(),
-                    Ends::Plain => {
-                        self.forget_head();
-                        self.messages -= 1;
-                        plain += 1;
-                    }
-                    Ends::Completed => {
-                        self.messages -= 1;
-                        return (plain, self.pop_sent().map(RunEnd::Sent));
-                    }
-                },
-                Ok(Io::WouldBlock) => return (plain, Some(RunEnd::Blocked)),
-                Err(e) => return (plain, Some(RunEnd::Failed(e, self.drop_head()))),
+        let mut end = loop {
+            if plain == max {
+                break None;
             }
+            let Some((frame, place)) = self.front.get_mut(self.sent) else {
+                if self.back.is_empty() {
+                    break None;
+                }
+                // On into `back`, which this moves to the front.
+                self.front_done();
+                continue;
+            };
+            match socket.send_frame(frame, matches!(place, Place::More)) {
+                Ok(Io::Done(())) => {
+                    // Counted at once, so that the queue stays true even
+                    // if a later call unwinds.
+                    self.sent += 1;
+                    if let Place::Last(done) = place {
+                        self.messages -= 1;
+                        if done.is_none() {
+                            plain += 1;
+                        } else {
+                            break Option::take(done).map(RunEnd::Sent);
+                        }
+                    }
+                }
+                Ok(Io::WouldBlock) => break Some(RunEnd::Blocked),
+                Err(e) => break Some(RunEnd::Failed(e, None)),
+            }
+        };
+        if let Some(RunEnd::Failed(_, done)) = &mut end {
+            *done = self.drop_head();
         }
-        (plain, None)
+        if self.sent == self.front.len() {
+            self.front_done();
+        }
+        (plain, end)
     }
 
-    /// Takes the head frame off, sent and owning nothing: libzmq took its
-    /// content and left an empty message (the `Socket` contract), and its
-    /// place holds no callback. Closing it would be an FFI call per frame
-    /// for nothing.
+    /// Every entry of `front` left: it starts over, and `back` takes its
+    /// place.
     #[inline]
-    fn forget_head(&mut self) {
-        std::mem::forget(self.frames.pop_front());
+    fn front_done(&mut self) {
+        self.front.clear();
+        self.sent = 0;
+        std::mem::swap(&mut self.front, &mut self.back);
     }
 
-    /// Takes the head frame off, sent (its message owns nothing, as for
-    /// [`forget_head`](Self::forget_head)), and hands back its completion.
-    fn pop_sent(&mut self) -> Option<C> {
-        let (sent, place) = self.frames.pop_front()?;
-        std::mem::forget(sent);
-        match place {
-            Place::Last(done) => done,
-            Place::More => None,
-        }
-    }
-
-    /// Drops the head message's frames; its callback.
+    /// Closes the head message's frames (those not sent); its callback.
     fn drop_head(&mut self) -> Option<C> {
-        while let Some((_, place)) = self.frames.pop_front() {
-            if let Place::Last(done) = place {
+        while let Some(entry) = self.front.get_mut(self.sent) {
+            let left = (Frame::new(zmq::Message::new()), Place::More);
+            self.sent += 1;
+            if let Some(done) = take_unsent(std::mem::replace(entry, left)) {
                 self.messages -= 1;
                 return done;
             }
@@ -177,14 +205,24 @@ impl<C> WriteQueue<C> {
     }
 
     /// Empties the queue, handing back every message's callback in order.
+    /// Every frame is closed before this returns.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = Option<C>> + use<C> {
-        self.messages = 0;
-        std::mem::take(&mut self.frames)
-            .into_iter()
-            .filter_map(|(_, place)| match place {
-                Place::More => None,
-                Place::Last(done) => Some(done),
-            })
+        let mut callbacks = Vec::with_capacity(std::mem::take(&mut self.messages));
+        let sent = std::mem::take(&mut self.sent);
+        // Taken, so that the vectors' memory goes too.
+        let (mut front, back) = (
+            std::mem::take(&mut self.front),
+            std::mem::take(&mut self.back),
+        );
+        callbacks.extend(front.drain(sent..).chain(back).filter_map(take_unsent));
+        callbacks.into_iter()
+    }
+}
+
+impl<C> Drop for WriteQueue<C> {
+    /// Closes the frames still queued and drops their callbacks.
+    fn drop(&mut self) {
+        drop(self.drain());
     }
 }
 
@@ -208,6 +246,137 @@ mod tests {
         assert_eq!(q.refusal(1, Some(3)), None);
         assert_eq!(q.drain().collect::<Vec<_>>(), [Some(1), None]);
         assert!(q.is_empty());
-        assert!(q.frames.is_empty());
+        assert!(q.front.is_empty() && q.back.is_empty());
+    }
+
+    /// The queue against the mock socket (which takes a frame's content,
+    /// as libzmq does, and pushes back at its HWM).
+    #[cfg(feature = "mock")]
+    mod on_a_socket {
+        use super::*;
+        use crate::mock::{MockConfig, MockKind, MockPeer, MockSocket, mock_pair};
+
+        fn peer(kind: MockKind, sndhwm: usize) -> (MockSocket, MockPeer) {
+            let config = MockConfig {
+                sndhwm,
+                ..MockConfig::default()
+            };
+            mock_pair(kind, config, 0x5EED)
+        }
+
+        fn outcome(end: Option<RunEnd<u32>>) -> String {
+            match end {
+                None => "-".into(),
+                Some(RunEnd::Sent(done)) => format!("sent {done}"),
+                Some(RunEnd::Blocked) => "blocked".into(),
+                Some(RunEnd::Failed(e, done)) => format!("failed {e:?} {done:?}"),
+            }
+        }
+
+        #[test]
+        fn each_completion_comes_with_its_own_message() {
+            let (socket, peer) = peer(MockKind::Push, 0);
+            let mut q = WriteQueue::default();
+            q.push_one(msg("a"), None);
+            q.push([msg("b1"), msg("b2")].into_iter(), Some(1));
+            q.push_one(msg("c"), None);
+            q.push_one(msg("d"), Some(2));
+            let (plain, end) = q.send_run(&socket, 10);
+            assert_eq!((plain, outcome(end)), (1, "sent 1".into()), "a, then b");
+            assert_eq!(q.len(), 2);
+            let (plain, end) = q.send_run(&socket, 10);
+            assert_eq!((plain, outcome(end)), (1, "sent 2".into()), "c, then d");
+            let (plain, end) = q.send_run(&socket, 10);
+            assert_eq!((plain, outcome(end)), (0, "-".into()), "nothing left");
+            assert!(q.is_empty());
+            let got: Vec<_> = std::iter::from_fn(|| peer.recv()).collect();
+            let want: [&[&[u8]]; 4] = [&[b"a"], &[b"b1", b"b2"], &[b"c"], &[b"d"]];
+            assert_eq!(
+                got,
+                want.map(|m| m.iter().map(|f| f.to_vec()).collect::<Vec<_>>())
+            );
+        }
+
+        #[test]
+        fn a_blocked_message_stays_at_the_head_and_a_failed_one_leaves() {
+            let (socket, peer) = peer(MockKind::Router, 1);
+            let mut q = WriteQueue::default();
+            q.push([msg("\u{0}"), msg("x")].into_iter(), None);
+            q.push([msg("\u{0}"), msg("y")].into_iter(), Some(5));
+            q.push([msg("\u{9}"), msg("lost")].into_iter(), Some(6));
+            let (plain, end) = q.send_run(&socket, 10);
+            assert_eq!(
+                (plain, outcome(end)),
+                (1, "blocked".into()),
+                "peer 0 at its HWM"
+            );
+            assert_eq!(q.len(), 2);
+            assert_eq!(peer.recv_from(0), Some(vec![b"x".to_vec()]));
+            // The events read processes the peer's `activate_write`.
+            assert!(
+                socket
+                    .events()
+                    .expect("events")
+                    .contains(crate::Events::WRITABLE)
+            );
+            let (plain, end) = q.send_run(&socket, 10);
+            assert_eq!((plain, outcome(end)), (0, "sent 5".into()), "room again");
+            let (plain, end) = q.send_run(&socket, 10);
+            let unreachable = format!("failed {:?} Some(6)", Error::Zmq(zmq::Error::EHOSTUNREACH));
+            assert_eq!((plain, outcome(end)), (0, unreachable), "no peer 9");
+            assert!(q.is_empty());
+            assert!(q.front.is_empty() && q.back.is_empty());
+            assert_eq!(peer.recv_from(0), Some(vec![b"y".to_vec()]));
+        }
+
+        #[test]
+        fn writes_queued_behind_a_partly_sent_queue_go_in_the_same_run() {
+            let (socket, peer) = peer(MockKind::Push, 0);
+            let mut q: WriteQueue<u32> = WriteQueue::default();
+            for m in ["a", "b", "c"] {
+                q.push_one(msg(m), None);
+            }
+            assert_eq!(q.send_run(&socket, 1).0, 1, "a");
+            // Written after a send: behind b and c.
+            q.push([msg("d1"), msg("d2")].into_iter(), None);
+            q.push_one(msg("e"), Some(7));
+            let (plain, end) = q.send_run(&socket, 10);
+            assert_eq!(
+                (plain, outcome(end)),
+                (3, "sent 7".into()),
+                "b, c, d, then e"
+            );
+            assert!(q.is_empty());
+            let got: Vec<_> = std::iter::from_fn(|| peer.recv()).collect();
+            let want: [&[&[u8]]; 5] = [&[b"a"], &[b"b"], &[b"c"], &[b"d1", b"d2"], &[b"e"]];
+            assert_eq!(
+                got,
+                want.map(|m| m.iter().map(|f| f.to_vec()).collect::<Vec<_>>())
+            );
+        }
+
+        #[test]
+        fn a_steady_backlog_keeps_the_vector_small() {
+            let (socket, peer) = peer(MockKind::Push, 0);
+            let mut q: WriteQueue<u32> = WriteQueue::default();
+            let mut received = 0;
+            for i in 0..10_000 {
+                q.push_one(zmq::Message::from(&u32::to_le_bytes(i)[..]), None);
+                // Eight messages always queued: the vector never empties.
+                if i >= 8 {
+                    assert_eq!(q.send_run(&socket, 1).0, 1);
+                    let got = peer.recv().expect("a message");
+                    assert_eq!(got, [u32::to_le_bytes(received).to_vec()], "in order");
+                    received += 1;
+                }
+            }
+            assert_eq!(q.len(), 8);
+            assert!(
+                q.front.capacity() + q.back.capacity() <= 32,
+                "the room of frames sent is used again: capacity {} + {} for 8 queued",
+                q.front.capacity(),
+                q.back.capacity()
+            );
+        }
     }
 }
