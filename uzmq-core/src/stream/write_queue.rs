@@ -264,6 +264,16 @@ mod tests {
             mock_pair(kind, config, 0x5EED)
         }
 
+        /// The peer got exactly these messages, in this order.
+        fn assert_received(peer: &MockPeer, want: &[&[&[u8]]]) {
+            let got: Vec<_> = std::iter::from_fn(|| peer.recv()).collect();
+            let want: Vec<Vec<Vec<u8>>> = want
+                .iter()
+                .map(|m| m.iter().map(|f| f.to_vec()).collect())
+                .collect();
+            assert_eq!(got, want);
+        }
+
         fn outcome(end: Option<RunEnd<u32>>) -> String {
             match end {
                 None => "-".into(),
@@ -289,12 +299,7 @@ mod tests {
             let (plain, end) = q.send_run(&socket, 10);
             assert_eq!((plain, outcome(end)), (0, "-".into()), "nothing left");
             assert!(q.is_empty());
-            let got: Vec<_> = std::iter::from_fn(|| peer.recv()).collect();
-            let want: [&[&[u8]]; 4] = [&[b"a"], &[b"b1", b"b2"], &[b"c"], &[b"d"]];
-            assert_eq!(
-                got,
-                want.map(|m| m.iter().map(|f| f.to_vec()).collect::<Vec<_>>())
-            );
+            assert_received(&peer, &[&[b"a"], &[b"b1", b"b2"], &[b"c"], &[b"d"]]);
         }
 
         #[test]
@@ -347,11 +352,9 @@ mod tests {
                 "b, c, d, then e"
             );
             assert!(q.is_empty());
-            let got: Vec<_> = std::iter::from_fn(|| peer.recv()).collect();
-            let want: [&[&[u8]]; 5] = [&[b"a"], &[b"b"], &[b"c"], &[b"d1", b"d2"], &[b"e"]];
-            assert_eq!(
-                got,
-                want.map(|m| m.iter().map(|f| f.to_vec()).collect::<Vec<_>>())
+            assert_received(
+                &peer,
+                &[&[b"a"], &[b"b"], &[b"c"], &[b"d1", b"d2"], &[b"e"]],
             );
         }
 
