@@ -131,9 +131,9 @@ impl<C> WriteQueue<C> {
     /// Sends head messages until `max` went, one with a completion went,
     /// the queue ran empty, or libzmq pushed back or refused. Returns how
     /// many went without a completion, and what ended the run, unless it
-    /// was `max` or the empty queue. Sent frames are stepped past once per
-    /// run, so the common message (one frame, no completion) costs a send
-    /// and a few tests.
+    /// was `max` or the empty queue. A frame libzmq took only moves the
+    /// cursor, so the common message (one frame, no completion) costs a
+    /// send and a few tests.
     #[inline]
     pub(crate) fn send_run(
         &mut self,
