@@ -440,19 +440,23 @@ impl<R: Reactor, S: Socket> Inner<R, S> {
         }
         let mut n = 0;
         loop {
-            if n == rx.len() {
+            let Some(frame) = rx.get_mut(n) else {
                 if rx.capacity() == 0 {
                     // Most messages have one frame: room for it, allocated
                     // straight (no growth step).
                     *rx = Vec::with_capacity(1);
                 }
                 rx.push(zmq::Message::new());
-            }
-            match self.kind.socket.recv_frame(&mut rx[n])? {
+                continue;
+            };
+            match self.kind.socket.recv_frame(frame)? {
                 Io::Done(more) => {
                     n += 1;
                     if !more {
-                        rx.truncate(n);
+                        // Lent frames usually fit the next message exactly.
+                        if n < rx.len() {
+                            rx.truncate(n);
+                        }
                         return Ok(true);
                     }
                 }
